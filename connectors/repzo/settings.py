@@ -1,0 +1,28 @@
+"""Settings of a ``type: repzo`` connector."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AnyHttpUrl, Field, SecretStr
+
+from syncer.config.models import ConnectorSettings, HttpConnectorSettings
+
+PRODUCTION_URL = "https://sv.api.repzo.me"
+STAGING_URL = "https://staging.sv.api.repzo.me"
+
+
+class RepzoSettings(HttpConnectorSettings, ConnectorSettings):
+    type: Literal["repzo"] = "repzo"
+    base_url: AnyHttpUrl = AnyHttpUrl(PRODUCTION_URL)
+    """Production by default; the staging URL or a local sandbox for tests."""
+    api_key: SecretStr
+    """The company's Repzo API key, sent as the ``api-key`` header."""
+    namespace: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]+$")
+    """Company namespace used to build ``integration_meta.id`` as ``<namespace>_<key>``."""
+    integration_app: str | None = Field(default=None, pattern=r"^[0-9a-f]{24}$")
+    """``_id`` of the Repzo integration app that command and action logs belong to."""
+    write_concurrency: int = Field(default=8, ge=1, le=64)
+    """Writes in flight at once: Repzo has no bulk endpoint, so writes are one request each."""
+    page_size: int = Field(default=500, ge=1, le=50_000)
+    """Records requested per list page."""

@@ -1,0 +1,39 @@
+"""Write a validated configuration back out as plain data (``syncer check --show-config``)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import PurePath
+from typing import Any
+
+from pydantic import AnyUrl, BaseModel, SecretStr
+
+from syncer.config.models import SyncerConfig
+from syncer.config.types import format_duration
+from syncer.logs import MASK
+from syncer.state.engine import display_url
+
+
+def dump_config(config: SyncerConfig, *, reveal_secrets: bool = False) -> dict[str, Any]:
+    """The effective configuration, defaults filled in. Secrets are masked unless asked for;
+    with ``reveal_secrets`` the result loads back into an equal configuration."""
+    data: dict[str, Any] = _plain(config, reveal_secrets)
+    if not reveal_secrets:
+        data["state"]["url"] = display_url(config.state.url)
+    return data
+
+
+def _plain(value: Any, reveal: bool) -> Any:
+    if isinstance(value, BaseModel):
+        return {name: _plain(getattr(value, name), reveal) for name in type(value).model_fields}
+    if isinstance(value, dict):
+        return {key: _plain(item, reveal) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item, reveal) for item in value]
+    if isinstance(value, SecretStr):
+        return value.get_secret_value() if reveal else MASK
+    if isinstance(value, timedelta):
+        return format_duration(value)
+    if isinstance(value, PurePath | AnyUrl):
+        return str(value)
+    return value

@@ -1,0 +1,224 @@
+"""The shape of ``syncer.yaml``, as pydantic models that reject unknown keys.
+
+Each connector type brings its own settings model (a subclass of :class:`ConnectorSettings`);
+the loader picks it by the connector's ``type``. Later features add keys to these models; an
+unknown key is always an error, so a typo never silently does nothing.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from syncer.config.types import Duration
+
+Name = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"),
+]
+"""Names of connectors and flows: used on the command line and in the state store."""
+
+SUPPORTED_STATE_BACKENDS = ("sqlite", "postgresql")
+
+
+class StrictModel(BaseModel):
+    """Base for every configuration shape: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StateConfig(StrictModel):
+    url: str = Field(default="sqlite:///syncer.db", repr=False)
+    """SQLAlchemy URL of the state store. ``repr=False``: it may hold a database password."""
+
+    @field_validator("url")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError(
+                "expected an SQLAlchemy URL such as sqlite:///syncer.db or "
+                "postgresql://user:password@host:5432/dbname"
+            ) from None
+        if url.get_backend_name() not in SUPPORTED_STATE_BACKENDS:
+            raise ValueError(
+                f"expected a sqlite:// or postgresql:// URL, got a {url.get_backend_name()}:// URL"
+            )
+        return value
+
+
+class LoggingConfig(StrictModel):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["auto", "json", "console"] = "auto"
+    """``auto``: human-readable on a terminal, one JSON object per line otherwise."""
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+class DaemonConfig(StrictModel):
+    host: str = "127.0.0.1"
+    """Address of the health and metrics endpoint; loopback unless you mean to expose it."""
+    port: int = Field(default=8787, ge=1, le=65535)
+
+
+class HttpConnectorSettings(StrictModel):
+    """Settings every HTTP-based connector shares (Repzo, the ERP stub, future ERPs)."""
+
+    base_url: AnyHttpUrl
+    timeout: Duration = timedelta(seconds=60)
+    """Per-request timeout (connect, read and write each)."""
+    max_retry_wait: Duration = timedelta(minutes=10)
+    """Total time a call may spend waiting between retries before the run stops cleanly."""
+
+
+class ConnectorSettings(StrictModel):
+    """Base of every connector type's settings. ``type`` picks the connector implementation."""
+
+    type: str
+
+
+class StreamRef(StrictModel):
+    connector: Name
+    stream: str = Field(min_length=1)
+
+
+class Schedule(StrictModel):
+    """When the daemon runs a flow: ``{every: 5m}`` or ``{cron: "*/10 * * * *"}``."""
+
+    every: Duration | None = None
+    cron: str | None = None
+    timezone: str = "UTC"
+    """Time zone the cron expression is read in (IANA name, e.g. Asia/Amman)."""
+
+    @field_validator("every")
+    @classmethod
+    def _not_too_often(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value < timedelta(seconds=1):
+            raise ValueError("expected an interval of at least 1s")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"expected an IANA time zone such as UTC or Asia/Amman, got {value!r}"
+            ) from None
+        return value
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(value, timezone="UTC")
+        except ValueError as exc:
+            raise ValueError(
+                f"expected a 5-field cron expression such as '*/10 * * * *' ({exc})"
+            ) from None
+        return value
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Schedule:
+        if (self.every is None) == (self.cron is None):
+            raise ValueError(
+                "expected exactly one of 'every' (e.g. 5m) or 'cron' (e.g. '*/10 * * * *')"
+            )
+        return self
+
+
+FlowMode = Literal["upsert", "create_only", "mirror"]
+
+
+class FlowConfig(StrictModel):
+    name: Name
+    source: StreamRef
+    target: StreamRef
+    schedule: Schedule | None = None
+    """Without a schedule the flow only runs when asked (``syncer sync NAME``)."""
+    mode: FlowMode = "upsert"
+    """``upsert`` creates and updates; ``create_only`` never updates what exists (documents);
+    ``mirror`` also disables target records that disappeared from a complete source listing."""
+    enabled: bool = True
+
+
+class SyncerConfig(StrictModel):
+    """The whole configuration file."""
+
+    state: StateConfig = StateConfig()
+    connectors: dict[Name, ConnectorSettings] = Field(default_factory=dict)
+    flows: list[FlowConfig] = Field(default_factory=list)
+    logging: LoggingConfig = LoggingConfig()
+    daemon: DaemonConfig = DaemonConfig()
+
+    _source: str | None = PrivateAttr(default=None)
+
+    @property
+    def source(self) -> str | None:
+        """The file this configuration was read from, if any."""
+        return self._source
+
+    def flow(self, name: str) -> FlowConfig:
+        for flow in self.flows:
+            if flow.name == name:
+                return flow
+        raise KeyError(name)
+
+
+def secret_values(model: BaseModel) -> set[str]:
+    """Every secret the configuration holds: SecretStr values and passwords inside URLs.
+
+    The logging pipeline masks these wherever they appear, whatever the key they travel under.
+    """
+    found: set[str] = set()
+
+    def visit(value: Any) -> None:
+        if isinstance(value, SecretStr):
+            secret = value.get_secret_value()
+            if secret:
+                found.add(secret)
+        elif isinstance(value, BaseModel):
+            for name in type(value).model_fields:
+                visit(getattr(value, name))
+        elif isinstance(value, dict):
+            for item in value.values():
+                visit(item)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                visit(item)
+        elif isinstance(value, str) and "://" in value and "@" in value:
+            try:
+                password = make_url(value).password
+            except ArgumentError:
+                password = None
+            if password:
+                found.add(str(password))
+        elif isinstance(value, AnyHttpUrl) and value.password:
+            found.add(value.password)
+
+    visit(model)
+    return found

@@ -1,0 +1,61 @@
+"""Reusable field types for configuration models."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+_DURATION_EXAMPLES = "a duration such as 30s, 5m, 1h30m or 2d (a bare number means seconds)"
+
+
+def parse_duration(value: Any) -> timedelta:
+    """Accept ``90``, ``"90s"``, ``"1h30m"``, ``"500ms"`` or a timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, bool):
+        raise ValueError(f"expected {_DURATION_EXAMPLES}")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError("expected a duration that is not negative")
+        return timedelta(seconds=value)
+    if not isinstance(value, str):
+        raise ValueError(f"expected {_DURATION_EXAMPLES}")
+    text = value.strip().lower().replace(" ", "")
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return timedelta(seconds=float(text))
+    position, seconds = 0, 0.0
+    for match in _DURATION_PART.finditer(text):
+        if match.start() != position:
+            break
+        seconds += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        position = match.end()
+    if position != len(text) or not text:
+        raise ValueError(f"expected {_DURATION_EXAMPLES}, got {value!r}")
+    return timedelta(seconds=seconds)
+
+
+def format_duration(value: timedelta) -> str:
+    """The shortest exact spelling of ``value`` that :func:`parse_duration` reads back."""
+    total_ms = round(value.total_seconds() * 1000)
+    if total_ms == 0:
+        return "0s"
+    parts: list[str] = []
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)):
+        count, total_ms = divmod(total_ms, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts)
+
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "examples": ["30s", "5m", "1h"]}),
+]
+"""A length of time written like ``5m``; validated to a :class:`datetime.timedelta`."""

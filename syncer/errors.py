@@ -1,0 +1,92 @@
+"""The errors syncer raises on purpose, and the exit code each one maps to.
+
+    SyncerError                     base; carries an exit code and a message meant for the user
+    +-- ConfigError                 the configuration (or a mapping) is wrong; exit 2
+    +-- PluginError                 a connector package could not be loaded; exit 2
+    +-- StateStoreError             the state store cannot be opened or reached; exit 3
+        +-- StoreSchemaError        the store's schema is not the one this syncer needs; exit 2
+
+Anything else that escapes to the CLI is a bug in syncer and exits 70 with its traceback.
+Remote-system failures (fatal / retriable / skippable) live with the HTTP client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import ClassVar
+
+from syncer.exit_codes import ExitCode
+
+
+class SyncerError(Exception):
+    """Base of every error syncer raises deliberately; its message is written for the user."""
+
+    exit_code: ClassVar[ExitCode] = ExitCode.INTERNAL
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigIssue:
+    """One problem found in a configuration or mapping file, located as precisely as we can."""
+
+    file: str
+    line: int | None
+    """1-based line, or None when the problem is not tied to a place in the file."""
+    path: str
+    """Key path inside the document, e.g. ``flows[1].schedule.every``; empty for the whole file."""
+    message: str
+    """What was expected (and, when it is not secret, what was found)."""
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class ConfigError(SyncerError):
+    """The configuration is invalid. Holds every issue found in one pass."""
+
+    exit_code = ExitCode.BAD_CONFIG
+
+    def __init__(self, issues: Iterable[ConfigIssue]) -> None:
+        self.issues: tuple[ConfigIssue, ...] = tuple(issues)
+        count = len(self.issues)
+        head = f"{count} problem{'s' if count != 1 else ''} in the configuration:"
+        super().__init__("\n".join([head, *(f"  {issue}" for issue in self.issues)]))
+
+
+class PluginError(SyncerError):
+    """A connector registered under the ``syncer.connectors`` entry point could not be loaded."""
+
+    exit_code = ExitCode.BAD_CONFIG
+
+    def __init__(self, name: str, target: str, reason: str) -> None:
+        self.name = name
+        self.target = target
+        super().__init__(f"connector type {name!r} ({target}) could not be loaded: {reason}")
+
+
+class StateStoreError(SyncerError):
+    """The state store cannot be opened or reached."""
+
+    exit_code = ExitCode.UNREACHABLE
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        """The store URL with any password hidden."""
+        self.reason = reason
+        super().__init__(f"state store {url}: {reason}")
+
+
+class StoreSchemaError(StateStoreError):
+    """The store's schema revision is not the one this version of syncer runs on."""
+
+    exit_code = ExitCode.BAD_CONFIG
+
+    def __init__(self, url: str, reason: str, current: str | None, expected: str) -> None:
+        self.current = current
+        self.expected = expected
+        super().__init__(url, reason)

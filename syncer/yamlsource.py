@@ -1,0 +1,184 @@
+"""Read a YAML file into plain Python data, remembering the line of every key and item.
+
+Configuration and mapping files both go through here, so that every later validation error can
+say ``file:line: key.path: what was expected``. Environment variables written as ``${VAR}`` or
+``${VAR:-default}`` are substituted in string values (``$$`` stands for a literal ``$``); a
+variable that is not set is reported as an issue at the place that uses it, not raised at once,
+so that one pass finds every problem in the file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from syncer.errors import ConfigIssue
+
+PathKey = str | int
+KeyPath = tuple[PathKey, ...]
+
+_ENV_PATTERN = re.compile(r"\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\})")
+_DUPLICATE_KEY = re.compile(r'found duplicate key "(.*?)"')
+
+
+def format_path(path: KeyPath) -> str:
+    """Render ``("flows", 1, "schedule")`` as ``flows[1].schedule``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+@dataclass
+class YamlDocument:
+    """A parsed YAML file: plain data plus the line of every node, and any issues found."""
+
+    file: str
+    data: Any
+    lines: dict[KeyPath, int] = field(default_factory=dict)
+    issues: list[ConfigIssue] = field(default_factory=list)
+    tainted: set[KeyPath] = field(default_factory=set)
+    """Paths whose value could not be built (a missing variable); later checks skip them."""
+    from_environment: set[KeyPath] = field(default_factory=set)
+    """Paths whose value came from an environment variable: never quoted back in messages,
+    since that is how secrets usually arrive."""
+
+    def line_of(self, path: KeyPath) -> int | None:
+        """Line of ``path``, or of its nearest ancestor that exists in the file (missing keys)."""
+        for end in range(len(path), -1, -1):
+            line = self.lines.get(tuple(path[:end]))
+            if line is not None:
+                return line
+        return None
+
+    def issue(self, path: KeyPath, message: str) -> ConfigIssue:
+        return ConfigIssue(self.file, self.line_of(path), format_path(path), message)
+
+    def is_tainted(self, path: KeyPath) -> bool:
+        return any(tuple(path[: len(bad)]) == bad for bad in self.tainted)
+
+
+def load_yaml(
+    path: Path, env: Mapping[str, str], *, display_name: str | None = None
+) -> YamlDocument:
+    """Parse ``path``. Syntax errors and missing variables end up in ``document.issues``."""
+    name = display_name or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return YamlDocument(name, None, issues=[ConfigIssue(name, None, "", "file not found")])
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        return YamlDocument(
+            name, None, issues=[ConfigIssue(name, None, "", f"cannot read: {reason}")]
+        )
+    return parse_yaml(text, name, env)
+
+
+def parse_yaml(text: str, name: str, env: Mapping[str, str]) -> YamlDocument:
+    """Parse YAML text already in memory (used by tests and by inline mapping snippets)."""
+    yaml = YAML(typ="rt")
+    try:
+        tree = yaml.load(text)
+    except DuplicateKeyError as exc:
+        return YamlDocument(name, None, issues=[_duplicate_key_issue(name, exc)])
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = " ".join(p for p in (exc.problem, exc.context) if p) or "invalid YAML"
+        return YamlDocument(
+            name, None, issues=[ConfigIssue(name, line, "", f"YAML syntax error: {problem}")]
+        )
+    except YAMLError as exc:
+        return YamlDocument(name, None, issues=[ConfigIssue(name, None, "", f"YAML error: {exc}")])
+    document = YamlDocument(name, None)
+    document.lines[()] = 1
+    document.data = _convert(tree, (), document, env)
+    return document
+
+
+def _duplicate_key_issue(name: str, exc: DuplicateKeyError) -> ConfigIssue:
+    # ruamel's own message quotes both values, which may be secrets: name only the key.
+    found = _DUPLICATE_KEY.search(exc.problem or "")
+    key = found.group(1) if found else "?"
+    first = exc.context_mark.line + 1 if exc.context_mark is not None else None
+    line = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
+    where = f" (the mapping starting at line {first} has it twice)" if first else ""
+    return ConfigIssue(name, line, "", f"duplicate key {key!r}{where}")
+
+
+def _convert(node: Any, path: KeyPath, doc: YamlDocument, env: Mapping[str, str]) -> Any:
+    """Turn ruamel's round-trip nodes into plain dict/list/scalars, recording lines."""
+    if isinstance(node, dict):
+        out: dict[Any, Any] = {}
+        lc = getattr(node, "lc", None)
+        for key, value in node.items():
+            plain_key = _scalar(key)
+            child = (*path, plain_key)
+            if lc is not None:
+                doc.lines[child] = lc.key(key)[0] + 1
+            out[plain_key] = _convert(value, child, doc, env)
+        return out
+    if isinstance(node, list):
+        items: list[Any] = []
+        lc = getattr(node, "lc", None)
+        for index, value in enumerate(node):
+            child = (*path, index)
+            if lc is not None:
+                doc.lines[child] = lc.item(index)[0] + 1
+            items.append(_convert(value, child, doc, env))
+        return items
+    value = _scalar(node)
+    if isinstance(value, str):
+        return _interpolate(value, path, doc, env)
+    return value
+
+
+def _scalar(value: Any) -> Any:
+    # ruamel wraps scalars in subclasses that carry formatting; callers want the plain types.
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    return value
+
+
+def _interpolate(value: str, path: KeyPath, doc: YamlDocument, env: Mapping[str, str]) -> str:
+    if "$" not in value:
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name, default = match.group(1), match.group(2)
+        current = env.get(name)
+        doc.from_environment.add(path)
+        if default is not None:
+            return current if current else default
+        if current is None:
+            doc.issues.append(
+                doc.issue(
+                    path,
+                    f"environment variable {name} is not set; set it, or write "
+                    f"${{{name}:-default}} to give a default",
+                )
+            )
+            doc.tainted.add(path)
+            return ""
+        return current
+
+    return _ENV_PATTERN.sub(substitute, value)

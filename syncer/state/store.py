@@ -1,0 +1,165 @@
+"""Opening the state store: connection, schema check, and the automatic upgrade policy."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from syncer.errors import StateStoreError, StoreSchemaError
+from syncer.logs import get_logger, redact
+from syncer.state import migrate
+from syncer.state.engine import create_store_engine, display_url, normalize_url, sqlite_path
+
+log = get_logger(__name__)
+
+
+class StateStore:
+    """A connected, schema-checked state store. Use :func:`open_store` to get one."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @property
+    def url(self) -> URL:
+        return self.engine.url
+
+    @property
+    def display_url(self) -> str:
+        return display_url(self.engine.url)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session whose transaction commits on success and rolls back on error."""
+        with self._sessions.begin() as session:
+            yield session
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+@dataclass(frozen=True, slots=True)
+class StoreInfo:
+    """What ``syncer check`` can say about a store without changing it."""
+
+    display_url: str
+    exists: bool
+    schema: migrate.SchemaState | None
+
+
+def open_store(url: str | URL, *, auto_upgrade: bool = True) -> StateStore:
+    """Connect and make sure the schema is the one this syncer runs on.
+
+    An SQLite store that is behind (or new) is upgraded in place when ``auto_upgrade`` is set;
+    a PostgreSQL store that is behind is refused with the command that fixes it, because other
+    replicas may be using it.
+    """
+    engine = create_store_engine(url)
+    shown = display_url(engine.url)
+    try:
+        with _connect(engine) as conn:
+            state = migrate.schema_state(conn)
+            _refuse_unknown(shown, state)
+            if state.behind:
+                if engine.dialect.name == "sqlite" and auto_upgrade:
+                    log.info(
+                        "upgrading state store",
+                        store=shown,
+                        current=state.current,
+                        target=state.head,
+                    )
+                    migrate.upgrade(conn)
+                else:
+                    raise StoreSchemaError(
+                        shown,
+                        f"its schema is at revision {state.current or 'none (empty database)'} "
+                        f"but this syncer needs {state.head}; run `syncer db upgrade` once (with "
+                        f"the daemons stopped) to migrate it",
+                        state.current,
+                        state.head,
+                    )
+    except BaseException:
+        engine.dispose()
+        raise
+    return StateStore(engine)
+
+
+def upgrade_store(url: str | URL, revision: str = "head") -> tuple[str | None, str | None]:
+    """Apply migrations up to ``revision``; returns the revisions before and after."""
+    return _migrate(url, lambda conn: migrate.upgrade(conn, revision))
+
+
+def downgrade_store(url: str | URL, revision: str) -> tuple[str | None, str | None]:
+    """Revert migrations down to ``revision`` (``base`` empties the store)."""
+    return _migrate(url, lambda conn: migrate.downgrade(conn, revision))
+
+
+def inspect_store(url: str | URL) -> StoreInfo:
+    """Report a store's schema revision without creating or changing anything."""
+    parsed = normalize_url(url)
+    shown = display_url(parsed)
+    path = sqlite_path(parsed)
+    if path is not None and not path.exists():
+        return StoreInfo(shown, exists=False, schema=None)
+    engine = create_store_engine(parsed)
+    try:
+        with _connect(engine) as conn:
+            return StoreInfo(shown, exists=True, schema=migrate.schema_state(conn))
+    finally:
+        engine.dispose()
+
+
+def _migrate(url: str | URL, action: Callable[[Connection], None]) -> tuple[str | None, str | None]:
+    engine = create_store_engine(url)
+    shown = display_url(engine.url)
+    try:
+        with _connect(engine) as conn:
+            before = migrate.schema_state(conn)
+            _refuse_unknown(shown, before)
+            action(conn)
+            after = migrate.schema_state(conn)
+        return before.current, after.current
+    finally:
+        engine.dispose()
+
+
+def _refuse_unknown(shown: str, state: migrate.SchemaState) -> None:
+    if not state.known:
+        raise StoreSchemaError(
+            shown,
+            f"its schema is at revision {state.current}, which this syncer does not know: it was "
+            f"migrated by a newer version of syncer; upgrade syncer to use it",
+            state.current,
+            state.head,
+        )
+
+
+@contextmanager
+def _connect(engine: Engine) -> Iterator[Connection]:
+    shown = display_url(engine.url)
+    path = sqlite_path(engine.url)
+    try:
+        with engine.begin() as conn:
+            yield conn
+    except OperationalError as exc:
+        reason = _first_line(exc)
+        if path is not None and not path.parent.exists():
+            reason = f"the folder {path.parent} does not exist"
+        raise StateStoreError(shown, f"cannot open it: {reason}") from None
+    except DBAPIError as exc:
+        raise StateStoreError(shown, _first_line(exc)) from None
+
+
+def _first_line(exc: DBAPIError) -> str:
+    text = str(exc.orig) if exc.orig is not None else str(exc)
+    return redact(text.strip().splitlines()[0] if text.strip() else type(exc).__name__)

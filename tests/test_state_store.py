@@ -1,0 +1,198 @@
+"""The state store: migrations on SQLite and PostgreSQL, models equal to migrations, and the
+upgrade policy (SQLite upgraded automatically, PostgreSQL refused until `syncer db upgrade`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, select, text
+from sqlalchemy.exc import IntegrityError, StatementError
+
+from syncer.errors import StateStoreError, StoreSchemaError
+from syncer.exit_codes import ExitCode
+from syncer.state import downgrade_store, inspect_store, open_store, upgrade_store
+from syncer.state.engine import create_store_engine
+from syncer.state.migrate import head_revision
+from syncer.state.models import Base, Cursor, DeadLetter, IdMapEntry, Run
+
+TABLES = {"cursors", "id_map", "runs", "dead_letters", "boundary_records", "outbox", "leases"}
+
+
+def tables(url: str) -> set[str]:
+    engine = create_store_engine(url)
+    try:
+        return set(inspect(engine).get_table_names()) - {"alembic_version"}
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_and_downgrade_an_empty_database(store_url):
+    assert upgrade_store(store_url) == (None, head_revision())
+    assert tables(store_url) == TABLES
+    assert upgrade_store(store_url) == (head_revision(), head_revision())  # idempotent
+    assert downgrade_store(store_url, "base") == (head_revision(), None)
+    assert tables(store_url) == set()
+    assert upgrade_store(store_url)[1] == head_revision()  # and up again
+
+
+def test_models_match_migrations(store_url):
+    upgrade_store(store_url)
+    engine = create_store_engine(store_url)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            assert compare_metadata(context, Base.metadata) == []
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_store_is_created_and_upgraded_automatically(sqlite_url, tmp_path):
+    store = open_store(sqlite_url)
+    try:
+        assert tables(sqlite_url) == TABLES
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10_000
+    finally:
+        store.close()
+
+
+def test_sqlite_store_behind_is_upgraded_on_open(sqlite_url):
+    upgrade_store(sqlite_url)
+    downgrade_store(sqlite_url, "base")
+    store = open_store(sqlite_url)
+    store.close()
+    assert inspect_store(sqlite_url).schema.up_to_date  # type: ignore[union-attr]
+
+
+@pytest.mark.postgres
+def test_postgres_store_behind_is_refused_with_the_fix(pg_url):
+    with pytest.raises(StoreSchemaError) as caught:
+        open_store(pg_url)
+    error = caught.value
+    assert error.exit_code == ExitCode.BAD_CONFIG
+    assert "run `syncer db upgrade`" in error.message
+    assert tables(pg_url) == set()  # refused before touching anything
+    upgrade_store(pg_url)
+    open_store(pg_url).close()
+
+
+def test_store_from_a_newer_syncer_is_refused(store_url):
+    upgrade_store(store_url)
+    engine = create_store_engine(store_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
+    engine.dispose()
+    with pytest.raises(StoreSchemaError, match="migrated by a newer version of syncer"):
+        open_store(store_url)
+
+
+def test_unreachable_store_is_exit_3():
+    with pytest.raises(StateStoreError) as caught:
+        open_store("postgresql://syncer:pw-zz9@127.0.0.1:1/nothing")
+    assert caught.value.exit_code == ExitCode.UNREACHABLE
+    assert "pw-zz9" not in caught.value.message
+    assert "127.0.0.1:1" in caught.value.message
+
+
+def test_missing_sqlite_folder_is_explained(tmp_path):
+    with pytest.raises(StateStoreError, match="does not exist"):
+        open_store(f"sqlite:///{tmp_path / 'no' / 'such' / 'dir' / 'state.db'}")
+
+
+def test_inspect_never_creates_a_sqlite_file(tmp_path):
+    path = tmp_path / "state.db"
+    info = inspect_store(f"sqlite:///{path}")
+    assert not info.exists and info.schema is None
+    assert not path.exists()
+
+
+def test_timestamps_are_utc_aware_on_both_backends(store_url):
+    store = open_store(store_url, auto_upgrade=True) if store_url.startswith("sqlite") else None
+    if store is None:
+        upgrade_store(store_url)
+        store = open_store(store_url)
+    try:
+        plus3 = timezone(timedelta(hours=3))
+        started = datetime(2026, 3, 29, 2, 30, 15, 123456, tzinfo=plus3)
+        with store.session() as session:
+            session.add(Run(id="r1", flow="f", started_at=started))
+        with store.session() as session:
+            run = session.scalars(select(Run)).one()
+            assert run.started_at == started
+            assert run.started_at.tzinfo == UTC
+            assert run.status == "running" and run.created == 0
+        with pytest.raises(StatementError, match="naive datetime"), store.session() as session:
+            session.add(Run(id="r2", flow="f", started_at=datetime(2026, 1, 1)))  # noqa: DTZ001
+    finally:
+        store.close()
+
+
+def test_id_map_and_dead_letters_enforce_their_keys(store_url):
+    upgrade_store(store_url)
+    store = open_store(store_url)
+    try:
+        with store.session() as session:
+            session.add(
+                IdMapEntry(
+                    entity="customer",
+                    canonical_id="c1",
+                    connector="erp",
+                    stream="customers",
+                    native_id="C-00042",
+                    snapshot={"name": "Ali"},
+                )
+            )
+        # The same native record cannot map to two canonical records.
+        with pytest.raises(IntegrityError), store.session() as session:
+            session.add(
+                IdMapEntry(
+                    entity="customer",
+                    canonical_id="c2",
+                    connector="erp",
+                    stream="customers",
+                    native_id="C-00042",
+                )
+            )
+        with store.session() as session:
+            session.add(
+                DeadLetter(
+                    flow="f",
+                    connector="erp",
+                    stream="customers",
+                    record_key="C-1",
+                    reason="bad",
+                    error_kind="mapping",
+                    payload={"id": "C-1"},
+                )
+            )
+        with pytest.raises(IntegrityError), store.session() as session:
+            session.add(
+                DeadLetter(
+                    flow="f",
+                    connector="erp",
+                    stream="customers",
+                    record_key="C-1",
+                    reason="again",
+                    error_kind="mapping",
+                )
+            )
+        with store.session() as session:
+            entry = session.scalars(select(IdMapEntry)).one()
+            assert entry.snapshot == {"name": "Ali"} and entry.deleted is False
+            session.add(
+                Cursor(
+                    flow="f",
+                    connector="erp",
+                    stream="customers",
+                    kind="updated_at",
+                    value="2026-11-29T10:00:00+03:00",
+                )
+            )
+        with store.session() as session:
+            assert session.get(Cursor, "f").fence == 0  # type: ignore[union-attr]
+    finally:
+        store.close()

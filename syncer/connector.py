@@ -1,0 +1,158 @@
+"""The contract between the engine and a connector.
+
+A connector knows one system. It declares its streams and what each can do, reads pages of
+native records for a window the engine chose, and writes batches, reporting one result per
+record. It never decides where a cursor stands, whether a record changed or what to do with a
+failure beyond its own request: those are the engine's. Everything is async so a connector can
+keep several writes in flight (Repzo has no bulk endpoint).
+
+Connector classes register under the ``syncer.connectors`` entry point and are built with
+``ConnectorClass(name, settings)``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+
+from syncer.config.models import ConnectorSettings
+from syncer.remote.errors import RemoteError
+
+Record = dict[str, Any]
+"""A native record, exactly as the system represents it (JSON-like)."""
+
+CursorKind = Literal["updated_at", "id", "none"]
+"""How a stream is read incrementally:
+
+- ``updated_at``: by a last-modified time, within a window ``[updated_from, updated_to]``;
+- ``id``: by an increasing id, for append-only streams (documents);
+- ``none``: only complete listings are possible.
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamInfo:
+    """What one stream of a connector is and can do."""
+
+    name: str
+    key: str
+    """Field holding the native id (``_id`` in Repzo)."""
+    cursor: CursorKind
+    updated_field: str | None = None
+    """Field holding the last-modified time, for ``updated_at`` streams."""
+    can_read: bool = True
+    can_create: bool = False
+    can_update: bool = False
+    can_delete: bool = False
+    """Deleting means disabling where the system soft-deletes (Repzo: ``disabled: true``)."""
+    lookup_fields: tuple[str, ...] = ()
+    """Fields the system can filter by server-side (to find a record by an external key)."""
+    resumable: bool = False
+    """Reads come in a stable order with a position a crashed scan can resume from."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReadRequest:
+    """One scan of a stream, as the engine frames it."""
+
+    updated_from: datetime | None = None
+    """Lower bound of the last-modified time (the engine already applied its lookback)."""
+    updated_to: datetime | None = None
+    """Upper bound fixed before the scan; records changed later belong to the next scan."""
+    after: str | None = None
+    """Resume position (a :attr:`Page.position` of an earlier scan, or an id for ``id``
+    cursors)."""
+    filters: Mapping[str, Any] = field(default_factory=dict)
+    """Server-side equality filters (a list value means "any of")."""
+    page_size: int | None = None
+    """Records per page; the connector's configured size when None."""
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    records: list[Record]
+    position: str | None
+    """Where to resume after this page; None once the listing is complete."""
+
+
+WriteKind = Literal["create", "update", "delete"]
+
+
+@dataclass(frozen=True, slots=True)
+class WriteOp:
+    """One record to write. ``ref`` is the caller's own key, echoed in the result."""
+
+    kind: WriteKind
+    record: Record
+    ref: str
+    native_id: str | None = None
+    """Required for update and delete."""
+    lookup: tuple[str, str] | None = None
+    """(field, value) that finds this record in the target, e.g. ``("integration_meta.id",
+    "demo_C-00042")``: lets a create whose outcome is unknown be retried without duplicating."""
+
+
+WriteOutcome = Literal["created", "updated", "deleted", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    ref: str
+    outcome: WriteOutcome
+    native_id: str | None = None
+    record: Record | None = None
+    """The record as the target stored it (with its stamps), when it says."""
+    error: RemoteError | None = None
+    """Why it failed, for ``failed``: a skippable error the engine dead-letters."""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    ok: bool
+    message: str
+    """One sentence: what was checked and what came of it."""
+
+
+@runtime_checkable
+class Connector(Protocol):
+    """What the engine calls. Fatal and retry-budget errors are raised; per-record refusals
+    come back as failed :class:`WriteResult` entries."""
+
+    type_name: ClassVar[str]
+    settings_model: ClassVar[type[ConnectorSettings]]
+    name: str
+
+    def streams(self) -> Mapping[str, StreamInfo]: ...
+
+    async def check(self) -> CheckResult:
+        """Verify the credentials with one cheap call; fail fast, without long retries."""
+        ...
+
+    async def server_time(self) -> datetime:
+        """The system's own clock, for fixing a scan's upper bound."""
+        ...
+
+    def read(self, stream: str, request: ReadRequest) -> AsyncIterator[Page]: ...
+
+    async def get(self, stream: str, native_id: str) -> Record | None: ...
+
+    async def lookup(self, stream: str, field: str, values: Sequence[str]) -> list[Record]:
+        """Records whose ``field`` equals one of ``values`` (a server-side filter)."""
+        ...
+
+    async def write(self, stream: str, ops: Sequence[WriteOp]) -> list[WriteResult]: ...
+
+    async def aclose(self) -> None: ...
+
+
+def find_stream(streams: Mapping[str, StreamInfo], name: str, connector: str) -> StreamInfo:
+    """The stream called ``name``, or a KeyError that suggests close names."""
+    try:
+        return streams[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, list(streams), n=3, cutoff=0.6)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise KeyError(f"connector {connector!r} has no stream {name!r}{hint}") from None

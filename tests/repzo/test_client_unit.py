@@ -1,0 +1,331 @@
+"""Unit tests of the Repzo client against the fake API: every list style, every failure class.
+
+No network, no real waiting: the retry loop's sleep is recorded instead of slept.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+import httpx
+import pytest
+
+from connectors.repzo.client import RepzoClient, object_id_at
+from syncer.remote.errors import (
+    FatalRemoteError,
+    MalformedBody,
+    RetryBudgetExhausted,
+    SkippableRemoteError,
+    UncertainWrite,
+    UnexpectedResponse,
+)
+from syncer.remote.http import encode_query, parse_retry_after
+from tests.repzo.fakes import API_KEY, oid, settings
+
+pytestmark = pytest.mark.anyio
+
+CLIENTS = [
+    {
+        "_id": oid(n),
+        "name": f"Client {n}",
+        "disabled": False,
+        "integration_meta": {"id": f"demo_C-{n}"},
+    }
+    for n in range(1, 8)
+]
+OK_PAGE = {
+    "total_result": 1,
+    "next_page_url": None,
+    "current_page": 1,
+    "per_page": 3,
+    "data": [CLIENTS[0]],
+}
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+async def read_all(client: RepzoClient, name: str, **kwargs) -> list[dict]:
+    records: list[dict] = []
+    async for page in client.pages(client.resource(name), **kwargs):
+        records.extend(page.records)
+    return records
+
+
+# -- list styles -------------------------------------------------------------------------
+
+
+async def test_keyset_paging_reads_everything_once_in_id_order(fake, client):
+    route = fake.collection("/client", CLIENTS)
+    records = await read_all(client, "client")
+    assert [r["_id"] for r in records] == [c["_id"] for c in CLIENTS]
+    sent = [req.url.params for req in fake.requests]
+    assert json.loads(sent[0]["sortBy"]) == [{"field": "_id", "type": "asc"}]
+    assert "from__id" not in sent[0]
+    assert [p.get("from__id") for p in sent[1:]] == [oid(3), oid(6)]
+    assert route.call_count == 3  # 3 + 3 + 1 records
+    assert all(req.headers["api-key"] == API_KEY for req in fake.requests)
+
+
+async def test_keyset_paging_with_an_inclusive_lower_bound_drops_the_repeats(fake, client):
+    fake.collection("/client", CLIENTS, inclusive_from_id=True)
+    records = await read_all(client, "client")
+    assert [r["_id"] for r in records] == [c["_id"] for c in CLIENTS]
+
+
+async def test_keyset_paging_resumes_after_a_position(fake, client):
+    fake.collection("/client", CLIENTS)
+    records = await read_all(client, "client", after=oid(4))
+    assert [r["_id"] for r in records] == [oid(5), oid(6), oid(7)]
+
+
+async def test_updated_window_is_sent_in_milliseconds(fake, client):
+    fake.collection("/client", CLIENTS[:1])
+    start = datetime(2026, 11, 29, 10, 0, 0, 123000, tzinfo=UTC)
+    await read_all(client, "client", updated_from=start, updated_to=start + timedelta(hours=1))
+    params = fake.requests[0].url.params
+    assert params["from_updatedAt"] == "1795946400123"
+    assert params["to_updatedAt"] == str(1795946400123 + 3_600_000)
+
+
+async def test_page_number_paging_stops_at_the_last_page(fake, client):
+    fake.collection("/integration-command-log", CLIENTS)
+    records = await read_all(client, "integration-command-log")
+    assert len(records) == 7
+    assert [req.url.params["page"] for req in fake.requests] == ["1", "2", "3"]
+
+
+async def test_limit_offset_paging(fake, client):
+    fake.collection("/asset-part", CLIENTS, style="limit_offset_total")
+    records = await read_all(client, "asset-part")
+    assert len(records) == 7
+    assert [req.url.params["offset"] for req in fake.requests] == ["0", "3", "6"]
+
+
+async def test_filters_are_encoded_like_the_sdk(fake, client):
+    fake.collection("/client", CLIENTS)
+    found = await client.find(
+        client.resource("client"),
+        {"integration_meta.id": ["demo_C-2", "demo_C-5"], "disabled": False},
+    )
+    assert [r["_id"] for r in found] == [oid(2), oid(5)]
+    params = fake.requests[0].url.params
+    assert params["integration_meta.id"] == '["demo_C-2","demo_C-5"]'
+
+
+def test_query_encoding():
+    assert encode_query({"a": None, "b": True, "c": [1, "x"], "d": {"k": 1}, "e": 5}) == [
+        ("b", "true"),
+        ("c", '[1,"x"]'),
+        ("d", '{"k":1}'),
+        ("e", "5"),
+    ]
+
+
+async def test_a_body_that_is_not_a_repzo_page_is_refused_with_an_excerpt(fake, client):
+    fake.script("GET", "/client", httpx.Response(200, json={"items": [1, 2]}))
+    with pytest.raises(UnexpectedResponse) as caught:
+        await read_all(client, "client")
+    assert "is base_url the Repzo API" in caught.value.message
+    assert "items" in caught.value.body_excerpt
+    assert caught.value.path == "/client"
+
+
+async def test_ids_out_of_order_are_refused(fake, client):
+    page = dict(OK_PAGE, data=[CLIENTS[2], CLIENTS[1]])
+    fake.script("GET", "/client", httpx.Response(200, json=page))
+    with pytest.raises(UnexpectedResponse, match="increasing _id order"):
+        await read_all(client, "client")
+
+
+async def test_sdk_paths_are_used_where_they_differ_from_the_spec(fake, client):
+    fake.collection("/pricelists", CLIENTS[:1])
+    resource = client.resource("pricelists")
+    assert resource.name == "pricelist"
+    assert client.path(resource, "get", "abc") == "/pricelists/abc"
+    assert len(await read_all(client, "pricelists")) == 1
+
+
+# -- failure classes -------------------------------------------------------------------------
+
+
+async def test_429_waits_as_told_then_succeeds(fake, client, sleep):
+    later = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    route = fake.script(
+        "GET",
+        "/client",
+        httpx.Response(429, headers={"retry-after": "7"}, json={"message": "slow down"}),
+        httpx.Response(429, headers={"retry-after": later}),
+        httpx.Response(200, json=OK_PAGE),
+    )
+    assert len(await read_all(client, "client")) == 1
+    assert route.call_count == 3
+    assert 7 <= sleep.waits[0] <= 7.8
+    assert 28 <= sleep.waits[1] <= 31.5
+    assert client.http.stats.rate_limited == 2
+
+
+def test_retry_after_parsing():
+    now = datetime(2026, 11, 29, 21, 0, tzinfo=UTC)
+    assert parse_retry_after("12", now) == 12
+    assert parse_retry_after("Sun, 29 Nov 2026 21:00:30 GMT", now) == 30
+    assert parse_retry_after("Sun, 29 Nov 2026 20:00:00 GMT", now) == 0
+    assert parse_retry_after("soon", now) is None
+    assert parse_retry_after(None, now) is None
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        httpx.Response(500),
+        httpx.Response(502, text="<html>bad gateway</html>"),
+        httpx.Response(503, json={"message": "maintenance"}),
+        httpx.ConnectError("refused"),
+        httpx.ReadTimeout("slow"),
+        httpx.RemoteProtocolError("peer closed connection without sending complete message body"),
+        httpx.Response(200, content=b'{"total_result": 1, "da', headers={"content-length": "90"}),
+        httpx.Response(200, content=b"<html>not json</html>"),
+    ],
+    ids=["500", "502", "503", "connect", "read-timeout", "dropped", "truncated", "not-json"],
+)
+async def test_transient_failures_of_reads_are_retried_with_backoff(fake, client, sleep, failure):
+    route = fake.script("GET", "/client", failure, failure, httpx.Response(200, json=OK_PAGE))
+    assert len(await read_all(client, "client")) == 1
+    assert route.call_count == 3
+    assert len(sleep.waits) == 2
+    assert 0.5 <= sleep.waits[0] <= 1.0 and 1.0 <= sleep.waits[1] <= 1.5  # doubling, with jitter
+
+
+async def test_truncated_body_is_a_clear_error_when_it_persists(fake, sleep):
+    client = RepzoClient(settings(max_retry_wait="2s"), sleep=sleep)
+    truncated = httpx.Response(200, content=b'{"data": [', headers={"content-length": "500"})
+    fake.script("GET", "/client", truncated)
+    with pytest.raises(RetryBudgetExhausted) as caught:
+        await read_all(client, "client")
+    assert isinstance(caught.value.last, MalformedBody)
+    assert "cut short: 10 of 500 bytes" in caught.value.message
+    assert sum(sleep.waits) <= 2
+
+
+async def test_retry_budget_stops_the_call_cleanly(fake, sleep):
+    client = RepzoClient(settings(max_retry_wait="10s"), sleep=sleep)
+    route = fake.script("GET", "/client", httpx.Response(503))
+    with pytest.raises(RetryBudgetExhausted) as caught:
+        await read_all(client, "client")
+    error = caught.value
+    assert sum(sleep.waits) <= 10
+    assert error.attempts == route.call_count >= 3
+    assert error.status == 503 and error.exit_code == 3
+    assert "max_retry_wait is 10s" in error.message
+
+
+async def test_a_retry_after_longer_than_the_budget_gives_up_without_waiting(fake, sleep):
+    client = RepzoClient(settings(max_retry_wait="1m"), sleep=sleep)
+    fake.script("GET", "/client", httpx.Response(429, headers={"retry-after": "3600"}))
+    with pytest.raises(RetryBudgetExhausted):
+        await read_all(client, "client")
+    assert sleep.waits == []
+
+
+async def test_validation_error_is_skippable_with_repzo_message_and_not_retried(fake, client):
+    route = fake.script(
+        "POST",
+        "/client",
+        httpx.Response(400, json={"message": "name is required", "code": "VALIDATION"}),
+    )
+    with pytest.raises(SkippableRemoteError) as caught:
+        await client.create(client.resource("client"), {"client_code": "C-1"})
+    error = caught.value
+    assert (error.status, error.code, error.remote_message) == (
+        400,
+        "VALIDATION",
+        "name is required",
+    )
+    assert error.message == "repzo rejected the record as invalid: name is required"
+    assert route.call_count == 1
+    assert API_KEY not in str(error.fields())
+
+
+@pytest.mark.parametrize("status", [401, 403])
+async def test_refused_credentials_are_fatal_and_not_retried(fake, client, status):
+    route = fake.script("GET", "/client", httpx.Response(status, json={"message": "Unauthorized"}))
+    with pytest.raises(FatalRemoteError) as caught:
+        await read_all(client, "client")
+    assert caught.value.status == status and route.call_count == 1
+    assert "check the API key" in caught.value.message or "lack permission" in caught.value.message
+
+
+async def test_404_on_a_list_is_fatal_but_on_a_record_means_absent(fake, client):
+    fake.script("GET", "/client", httpx.Response(404, json={"message": "Cannot GET /client"}))
+    fake.script("GET", f"/client/{oid(1)}", httpx.Response(404, json={"message": "not found"}))
+    with pytest.raises(FatalRemoteError, match="no such collection"):
+        await read_all(client, "client")
+    assert await client.get(client.resource("client"), oid(1)) is None
+
+
+async def test_create_that_times_out_is_uncertain_and_not_retried_blindly(fake, client):
+    route = fake.script("POST", "/client", httpx.ReadTimeout("no answer"))
+    with pytest.raises(UncertainWrite, match="may or may not have been applied"):
+        await client.create(client.resource("client"), {"name": "A"})
+    assert route.call_count == 1
+
+
+async def test_create_that_never_reached_the_server_is_retried(fake, client):
+    route = fake.script(
+        "POST", "/client", httpx.ConnectError("refused"), httpx.Response(201, json=CLIENTS[0])
+    )
+    created = await client.create(client.resource("client"), {"name": "A"})
+    assert created["_id"] == oid(1) and route.call_count == 2
+
+
+async def test_updates_and_deletes_are_idempotent_and_retried(fake, client):
+    put = fake.script(
+        "PUT", f"/client/{oid(1)}", httpx.ReadTimeout("x"), httpx.Response(200, json=CLIENTS[0])
+    )
+    delete = fake.script(
+        "DELETE",
+        f"/client/{oid(1)}",
+        httpx.Response(502),
+        httpx.Response(200, json={**CLIENTS[0], "disabled": True}),
+    )
+    assert (await client.update(client.resource("client"), oid(1), {"name": "B"}))["_id"] == oid(1)
+    assert (await client.delete(client.resource("client"), oid(1)))["disabled"] is True  # type: ignore[index]
+    assert put.call_count == 2 and delete.call_count == 2
+
+
+async def test_update_integration_meta_is_a_post_not_a_put(fake, client):
+    route = fake.script("POST", "/update-integration-meta", httpx.Response(200, json={"ok": True}))
+    await client.update_integration_meta(
+        client.resource("client"), oid(1), {"id": "demo_C-1", "erp_id": "C-1"}
+    )
+    request = fake.requests[0]
+    assert request.url.params["_id"] == oid(1) and request.url.params["type"] == "clients"
+    assert json.loads(request.content) == [
+        {"key": "id", "value": "demo_C-1"},
+        {"key": "erp_id", "value": "C-1"},
+    ]
+    assert route.call_count == 1
+
+
+async def test_logs_are_saved_whole_and_found_by_sync_id(fake, client):
+    document = {"sync_id": "s-1", "command": "customers", "status": "processing", "details": []}
+    fake.script(
+        "POST",
+        "/integration-command-log",
+        httpx.ReadTimeout("x"),
+        httpx.Response(200, json=document),
+    )
+    fake.collection("/integration-command-log", [{"_id": oid(9), **document}])
+    await client.save_log("command", document)  # an upsert by sync_id: safe to retry
+    found = await client.find_log("command", "s-1")
+    assert found is not None and found["sync_id"] == "s-1"
+    assert fake.requests[-1].url.params["sync_id"] == "s-1"
+
+
+def test_object_id_bound():
+    moment = datetime(2026, 11, 29, 21, 0, tzinfo=UTC)
+    assert object_id_at(moment) == f"{int(moment.timestamp()):08x}0000000000000000"

@@ -7,13 +7,16 @@ so the engine never holds a list of connectors: adding an ERP means installing a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from importlib.metadata import entry_points
-from typing import ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol, cast
 
-from syncer.config.models import ConnectorSettings
+from syncer.config.models import ConnectorSettings, SyncerConfig
 from syncer.errors import PluginError
+
+if TYPE_CHECKING:
+    from syncer.connector import Connector
 
 ENTRY_POINT_GROUP = "syncer.connectors"
 
@@ -50,3 +53,17 @@ def connector_types() -> Mapping[str, type[ConnectorType]]:
             )
         found[ep.name] = loaded
     return dict(sorted(found.items()))
+
+
+def create_connector(name: str, config: SyncerConfig) -> Connector:
+    """Build the connector called ``name`` in the configuration."""
+    settings = config.connectors[name]
+    factory = cast(
+        "Callable[[str, ConnectorSettings], Connector]", connector_types()[settings.type]
+    )
+    return factory(name, settings)
+
+
+def can_connect(name: str, config: SyncerConfig) -> bool:
+    """Whether this connector type implements the full connector protocol yet."""
+    return hasattr(connector_types()[config.connectors[name].type], "check")

@@ -57,9 +57,10 @@ def test_unknown_command_is_usage_error(runner):
 
 
 def test_check_on_the_example_config(runner, example_config, tmp_path):
-    result = runner.invoke(app, ["check", "--config", example_config])
+    result = runner.invoke(app, ["check", "--config", example_config, "--offline"])
     assert result.exit_code == 0, result.output
     assert "is valid" in result.output
+    assert "not checked (--offline)" in result.output
     for name in (
         "customers-erp-to-repzo",
         "invoices-repzo-to-erp",
@@ -73,10 +74,23 @@ def test_check_on_the_example_config(runner, example_config, tmp_path):
 
 
 def test_check_show_config_masks_secrets(runner, example_config):
-    result = runner.invoke(app, ["check", "--config", example_config, "--show-config"])
+    result = runner.invoke(app, ["check", "-c", example_config, "--show-config", "--offline"])
     assert result.exit_code == 0
     assert "sandbox-api-key" not in result.output and "sandbox-password" not in result.output
     assert "api_key: '***'" in result.output
+
+
+def test_check_exits_3_when_a_system_cannot_be_reached(runner, write_config):
+    path = write_config(
+        """
+        connectors:
+          repzo: {type: repzo, base_url: "http://127.0.0.1:1", api_key: rk-never-shown}
+        """
+    )
+    result = runner.invoke(app, ["check", "--config", str(path)])
+    assert result.exit_code == 3
+    assert "error: connector repzo: cannot reach Repzo at http://127.0.0.1:1/" in result.stderr
+    assert "rk-never-shown" not in result.output
 
 
 def test_status_before_anything_ran(runner, example_config, tmp_path):

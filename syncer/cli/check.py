@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -13,6 +14,9 @@ from syncer.cli.common import ConfigOption, consoles, handles_errors, load
 from syncer.config import DEFAULT_CONFIG_FILE
 from syncer.config.dump import dump_config
 from syncer.config.models import ConnectorSettings, SyncerConfig
+from syncer.connector import CheckResult
+from syncer.exit_codes import ExitCode
+from syncer.plugins import can_connect, create_connector
 from syncer.schedules import describe, next_run
 from syncer.state import inspect_store
 from syncer.state.migrate import SchemaState
@@ -25,11 +29,16 @@ def check(
         bool,
         typer.Option("--show-config", help="Print the effective configuration (secrets masked)."),
     ] = False,
+    offline: Annotated[
+        bool,
+        typer.Option("--offline", help="Only validate; do not contact the connected systems."),
+    ] = False,
 ) -> None:
-    """Validate the configuration and show the connectors, flows and state store it describes.
+    """Validate the configuration, show the connectors, flows and state store it describes,
+    and check that each connected system answers and accepts its credentials.
 
-    Nothing is created or changed. Exit code 2 when the configuration is invalid, 3 when the
-    state store cannot be reached.
+    Nothing is created or changed. Exit code 2 when the configuration is invalid, 3 when a
+    system or the state store cannot be reached or refuses the credentials.
     """
     out = consoles.out()
     config = load(config_path)
@@ -38,7 +47,8 @@ def check(
         out.print()
         YAML(typ="safe", pure=True).dump(dump_config(config), out.file)
     out.print()
-    out.print(_connectors_table(config))
+    results = {} if offline else asyncio.run(_check_connectors(config))
+    out.print(_connectors_table(config, results))
     out.print()
     out.print(_flows_table(config))
     out.print()
@@ -47,16 +57,44 @@ def check(
         out.print(f"State store: {info.display_url} (not created yet; the first run creates it)")
     else:
         out.print(f"State store: {info.display_url} ({_schema_text(info.schema)})")
+    failed = {name: r.message for name, r in results.items() if r is not None and not r.ok}
+    for name, message in failed.items():
+        consoles.err().print(f"error: connector {name}: {message}", markup=False, soft_wrap=True)
+    if failed:
+        raise typer.Exit(int(ExitCode.UNREACHABLE))
 
 
-def _connectors_table(config: SyncerConfig) -> Table:
+async def _check_connectors(config: SyncerConfig) -> dict[str, CheckResult | None]:
+    """Each connector's own check, concurrently; None where the type has none yet."""
+
+    async def one(name: str) -> CheckResult | None:
+        if not can_connect(name, config):
+            return None
+        connector = create_connector(name, config)
+        try:
+            return await connector.check()
+        finally:
+            await connector.aclose()
+
+    names = list(config.connectors)
+    return dict(zip(names, await asyncio.gather(*(one(name) for name in names)), strict=True))
+
+
+def _connectors_table(config: SyncerConfig, results: dict[str, CheckResult | None]) -> Table:
     table = Table(title="Connectors", title_justify="left")
-    for column in ("name", "type", "endpoint"):
+    for column in ("name", "type", "endpoint", "check"):
         table.add_column(column)
     for name, settings in config.connectors.items():
-        table.add_row(name, settings.type, _endpoint(settings))
+        result = results.get(name)
+        if not results:
+            verdict = "not checked (--offline)"
+        elif result is None:
+            verdict = "no connection check for this type yet"
+        else:
+            verdict = ("ok: " if result.ok else "FAILED: ") + result.message
+        table.add_row(name, settings.type, _endpoint(settings), verdict)
     if not config.connectors:
-        table.add_row("(none)", "", "")
+        table.add_row("(none)", "", "", "")
     return table
 
 

@@ -283,6 +283,19 @@ class RepzoClient:
 
     # -- integration logs ------------------------------------------------------------------
 
+    async def integration_app(self, app_id: str) -> Record | None:
+        """The integration app the logs belong to, with its catalogue entry populated."""
+        resource = self.resource("integration-app")
+        response = await self.http.request(
+            "GET",
+            self.path(resource, "get", app_id),
+            operation="get",
+            params={"populatedKeys": ["available_app"]},
+            resource=resource.name,
+            record_id=app_id,
+        )
+        return _expect_object(response.body)
+
     async def save_log(self, kind: str, document: Record) -> Record:
         """Save an integration command or action log: the whole document, POSTed again with
         the same ``sync_id`` on every change (the server upserts by it, as the SDK relies on)."""

@@ -1,0 +1,144 @@
+"""Repzo integration command and action logs, in the shape the official SDK writes.
+
+Not the generic shape of ``integration-*-log-bundled.yaml``: snake_case app fields, the SDK's
+status words, times in ms, and ``details`` that differ by kind (a command log sends only its
+latest detail, which the server appends; an action log sends the whole list every time). A log
+is saved by POSTing the whole document again with the same ``sync_id``.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+Status = Literal["received", "queued", "processing", "success", "fail", "skipped"]
+TERMINAL: dict[str, str] = {"success": "succeededAt", "fail": "failedAt", "skipped": "skippedAt"}
+STAMPS: dict[str, str] = {
+    "received": "receivedAt",
+    "queued": "queuedAt",
+    "processing": "processedAt",
+}
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class AppIdentity:
+    """Which Repzo integration app a log belongs to (copied from the app record)."""
+
+    app_id: str | None = None
+    available_app_id: str | None = None
+    available_app_name: str | None = "repzo-sync"
+    company_namespace: tuple[str, ...] = ()
+
+    @classmethod
+    def from_app(cls, app: dict[str, Any]) -> AppIdentity:
+        """From ``GET /integration-app/<id>?populatedKeys=["available_app"]``."""
+        available = app.get("available_app")
+        available_id = available.get("_id") if isinstance(available, dict) else available
+        name = available.get("name") if isinstance(available, dict) else None
+        namespace = app.get("company_namespace") or []
+        return cls(
+            app_id=app.get("_id"),
+            available_app_id=available_id,
+            available_app_name=name or "repzo-sync",
+            company_namespace=tuple(namespace if isinstance(namespace, list) else [namespace]),
+        )
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "app_id": self.app_id,
+            "available_app_id": self.available_app_id,
+            "available_app_name": self.available_app_name,
+            "company_namespace": list(self.company_namespace),
+        }
+
+
+@dataclass
+class _Log:
+    app: AppIdentity
+    name: str
+    """The command (``customers-erp-to-repzo``) or action (``create_invoice``)."""
+    sync_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    status: Status = "received"
+    start_time: int = field(default_factory=now_ms)
+    details: list[dict[str, Any]] = field(default_factory=list)
+    body: Any = None
+    meta: dict[str, Any] | None = None
+    error: Any = None
+    stamps: dict[str, str] = field(default_factory=dict)
+
+    def add_detail(self, content: str, meta: dict[str, Any] | None = None) -> None:
+        detail: dict[str, Any] = {"timestamp": now_ms(), "content": content}
+        if meta:
+            detail["meta"] = meta
+        self.details.append(detail)
+
+    def set_status(self, status: Status, error: Any = None) -> None:
+        self.status = status
+        if error is not None:
+            self.error = error
+        stamp = TERMINAL.get(status) or STAMPS.get(status)
+        if stamp:
+            self.stamps[stamp] = (
+                datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            )
+
+    @property
+    def finished(self) -> bool:
+        return self.status in TERMINAL
+
+    def _common(self) -> dict[str, Any]:
+        end = now_ms()
+        document: dict[str, Any] = {
+            **self.app.fields(),
+            "sync_id": self.sync_id,
+            "status": self.status,
+            "start_time": self.start_time,
+            "end_time": end,
+            "total_time": end - self.start_time,
+            "message": self.details[-1]["content"] if self.details else "",
+            "body": self.body,
+            "onGoing": not self.finished,
+            **self.stamps,
+        }
+        if self.meta is not None:
+            document["meta"] = self.meta
+        if self.error is not None:
+            document["error"] = self.error
+            document["error_details"] = [{"timestamp": end, "error": self.error}]
+        return document
+
+
+@dataclass
+class CommandLog(_Log):
+    """One flow run, as Repzo shows integration commands. ``body`` holds the run's counts."""
+
+    trigger: str | None = None
+
+    def document(self) -> dict[str, Any]:
+        document = self._common()
+        document["command"] = self.name
+        # Only the latest detail: the server appends command-log details to its history.
+        document["details"] = self.details[-1:]
+        if self.trigger:
+            document["trigger"] = self.trigger
+        if self.body is not None:
+            document["sync_details"] = [{"timestamp": document["end_time"], "body": self.body}]
+        return document
+
+
+@dataclass
+class ActionLog(_Log):
+    """One document pushed to another system on Repzo's behalf (an invoice into the ERP)."""
+
+    def document(self) -> dict[str, Any]:
+        document = self._common()
+        document["action"] = self.name
+        document["details"] = list(self.details)  # the whole list: the server replaces it
+        return document

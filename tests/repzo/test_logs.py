@@ -1,0 +1,54 @@
+"""Integration logs are built in the official SDK's shape."""
+
+from __future__ import annotations
+
+from connectors.repzo.logs import ActionLog, AppIdentity, CommandLog
+
+APP = {
+    "_id": "65f0c2a1b3c4d5e6f7a8b9c0",
+    "available_app": {"_id": "65f0c2a1b3c4d5e6f7a8b9c1", "name": "repzo-sync"},
+    "company_namespace": ["acme"],
+}
+
+
+def test_identity_comes_from_the_populated_app():
+    identity = AppIdentity.from_app(APP)
+    assert identity.fields() == {
+        "app_id": "65f0c2a1b3c4d5e6f7a8b9c0",
+        "available_app_id": "65f0c2a1b3c4d5e6f7a8b9c1",
+        "available_app_name": "repzo-sync",
+        "company_namespace": ["acme"],
+    }
+
+
+def test_command_log_sends_the_latest_detail_and_counts_in_body():
+    log = CommandLog(AppIdentity.from_app(APP), "customers-erp-to-repzo", sync_id="s-1")
+    log.set_status("processing")
+    log.add_detail("read 120 customers from erp")
+    log.add_detail("wrote 118, 2 failed")
+    log.body = {"created": 100, "updated": 18, "unchanged": 0, "failed": 2}
+    log.set_status("success", error=[{"record": "C-7", "message": "name is required"}])
+    doc = log.document()
+    assert doc["command"] == "customers-erp-to-repzo" and doc["sync_id"] == "s-1"
+    assert doc["status"] == "success" and doc["onGoing"] is False
+    assert [d["content"] for d in doc["details"]] == ["wrote 118, 2 failed"]
+    assert doc["message"] == "wrote 118, 2 failed"
+    assert doc["body"]["failed"] == 2 and doc["sync_details"][0]["body"] == doc["body"]
+    assert doc["error"][0]["record"] == "C-7" and doc["error_details"][0]["error"] == doc["error"]
+    assert {"processedAt", "succeededAt"} <= set(doc)
+    assert doc["total_time"] == doc["end_time"] - doc["start_time"] >= 0
+    assert doc["app_id"] == APP["_id"] and doc["company_namespace"] == ["acme"]
+
+
+def test_action_log_sends_every_detail():
+    log = ActionLog(AppIdentity(), "create_invoice", sync_id="a-1")
+    log.add_detail("Invoice INV-1021-4")
+    log.add_detail("ERP responded with SI-000311")
+    log.set_status("fail", error={"message": "customer C-9 is blocked"})
+    doc = log.document()
+    assert doc["action"] == "create_invoice" and "command" not in doc
+    assert [d["content"] for d in doc["details"]] == [
+        "Invoice INV-1021-4",
+        "ERP responded with SI-000311",
+    ]
+    assert doc["status"] == "fail" and "failedAt" in doc and doc["onGoing"] is False

@@ -19,6 +19,12 @@ PG_URL_ENV = "SYNCER_TEST_PG_URL"
 
 
 @pytest.fixture
+def anyio_backend() -> str:
+    """Async tests (``pytest.mark.anyio``) run on asyncio, the loop syncer itself uses."""
+    return "asyncio"
+
+
+@pytest.fixture
 def write_config(tmp_path: Path) -> Callable[[str], Path]:
     """Write a YAML configuration (dedented) into the test's own folder and return its path."""
 

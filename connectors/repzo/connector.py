@@ -127,16 +127,16 @@ class RepzoConnector:
         return CheckResult(True, f"Repzo at {url} accepted the API key ({total} clients)")
 
     async def server_time(self) -> datetime:
-        now = self.client.http.server_now()
-        if now is None:
-            await self.client.http.request(
-                "GET",
-                self.client.path(self.client.resource("client"), "list"),
-                operation="list",
-                params={"per_page": 1},
-                resource="client",
-            )
-            now = self.client.http.server_now()
+        """Repzo's clock, from the ``Date`` header of a fresh, cheap request (one per scan):
+        never the local clock, which may be off, and never an extrapolation."""
+        await self.client.http.request(
+            "GET",
+            self.client.path(self.client.resource("client"), "list"),
+            operation="list",
+            params={"per_page": 1},
+            resource="client",
+        )
+        now = self.client.http.server_time
         if now is None:
             log.warning("Repzo sent no Date header; using the local clock", connector=self.name)
             return datetime.now(UTC)

@@ -13,7 +13,7 @@ import json
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -128,7 +128,6 @@ class JsonHttpClient:
         self.stats = HttpStats()
         self.server_time: datetime | None = None
         """The server's clock at its last answer (from the ``Date`` header)."""
-        self._server_time_at: float | None = None
         self._error_parser = error_parser
         self._sleep = sleep
         self._client = httpx.AsyncClient(
@@ -150,13 +149,6 @@ class JsonHttpClient:
 
     async def __aexit__(self, *_exc: object) -> None:
         await self.aclose()
-
-    def server_now(self) -> datetime | None:
-        """The server's clock now, extrapolated from its last ``Date`` header."""
-        if self.server_time is None or self._server_time_at is None:
-            return None
-        elapsed = asyncio.get_running_loop().time() - self._server_time_at
-        return self.server_time + timedelta(seconds=elapsed)
 
     async def request(
         self,
@@ -276,7 +268,6 @@ class JsonHttpClient:
         except (TypeError, ValueError):
             return
         self.server_time = when if when.tzinfo else when.replace(tzinfo=UTC)
-        self._server_time_at = asyncio.get_running_loop().time()
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,11 +44,6 @@ OK_PAGE = {
 }
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def read_all(client: RepzoClient, name: str, **kwargs) -> list[dict]:
     records: list[dict] = []
     async for page in client.pages(client.resource(name), **kwargs):
@@ -329,3 +324,25 @@ async def test_logs_are_saved_whole_and_found_by_sync_id(fake, client):
 def test_object_id_bound():
     moment = datetime(2026, 11, 29, 21, 0, tzinfo=UTC)
     assert object_id_at(moment) == f"{int(moment.timestamp()):08x}0000000000000000"
+
+
+async def test_limit_offset_with_a_pagination_object(fake, client):
+    # No registry resource answers this way today; the client still reads the shape correctly.
+    rows = [{"_id": oid(n)} for n in range(1, 6)]
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        offset, limit = int(request.url.params["offset"]), int(request.url.params["limit"])
+        body = {
+            "success": True,
+            "data": rows[offset : offset + limit],
+            "pagination": {"total": len(rows), "limit": limit, "offset": offset},
+        }
+        return httpx.Response(200, json=body)
+
+    route = fake.router.get("/asset-part").mock(side_effect=answer)
+    resource = client.resource("asset-part").model_copy(
+        update={"list_style": "limit_offset_pagination"}
+    )
+    found = [r async for page in client.pages(resource) for r in page.records]
+    assert [r["_id"] for r in found] == [row["_id"] for row in rows]
+    assert route.call_count == 2  # 3 + 2, and the total says there is no third page

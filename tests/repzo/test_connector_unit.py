@@ -20,11 +20,6 @@ pytestmark = pytest.mark.anyio
 PAGE = {"total_result": 0, "next_page_url": None, "current_page": 1, "per_page": 3, "data": []}
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def test_streams_cover_the_registry_and_say_what_each_can_do(connector):
     assert isinstance(connector, Connector)
     streams = connector.streams()

@@ -10,24 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import re
-import signal
 import statistics
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import httpx
+from _common import KEY, peak_rss_mb, sandbox_process
 
-KEY = "bench-key"
 PER_PAGE = 100
-
-
-def peak_rss_mb(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status").read_text()
-    match = re.search(r"VmHWM:\s+(\d+) kB", status)
-    return int(match.group(1)) / 1024 if match else float("nan")
 
 
 def timed(client: httpx.Client, requests: list[dict[str, str | int]]) -> list[float]:
@@ -54,51 +43,38 @@ def main() -> None:
     args = parser.parse_args()
     rng = random.Random(42)
 
-    command = [sys.executable, "-m", "syncer", "sandbox", "repzo", "--port", "0", "--api-key", KEY]
-    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as server:
-        try:
-            assert server.stdout is not None
-            found = re.search(r"http://\S+", server.stdout.readline())
-            if found is None:
-                sys.exit("the sandbox did not start")
-            url = found.group(0)
-            with httpx.Client(base_url=url, headers={"api-key": KEY}, timeout=600) as client:
-                started = time.perf_counter()
-                seeded = client.post(
-                    "/__sandbox/seed",
-                    json={"resource": "client", "count": args.records, "return_ids": True},
-                ).json()
-                print(
-                    f"seeded {seeded['inserted']} clients in {time.perf_counter() - started:.1f} s"
-                )
-                ids = seeded["ids"]
-                sort = json.dumps([{"field": "_id", "type": "asc"}])
-                keyset = [
-                    {"per_page": PER_PAGE, "sortBy": sort, "from__id": rng.choice(ids)}
-                    for _ in range(args.requests)
-                ]
-                pages = max(1, args.records // PER_PAGE)
-                numbered = [
-                    {"per_page": PER_PAGE, "page": rng.randint(1, pages)}
-                    for _ in range(args.requests)
-                ]
-                lookups = [
-                    {
-                        "integration_meta.id": json.dumps(
-                            [f"demo_C{rng.randint(1, args.records):06d}" for _ in range(PER_PAGE)]
-                        ),
-                        "per_page": PER_PAGE,
-                    }
-                    for _ in range(args.requests)
-                ]
-                timed(client, keyset[:10])  # warm up the connection and SQLite's page cache
-                report("keyset (from__id, 100/page)", timed(client, keyset))
-                report("page number (100/page)", timed(client, numbered))
-                report("integration_meta.id in 100 ids", timed(client, lookups))
-            print(f"server peak RSS {peak_rss_mb(server.pid):.0f} MB")
-        finally:
-            server.send_signal(signal.SIGINT)
-            server.wait(timeout=30)
+    with sandbox_process() as (url, pid):
+        with httpx.Client(base_url=url, headers={"api-key": KEY}, timeout=600) as client:
+            started = time.perf_counter()
+            seeded = client.post(
+                "/__sandbox/seed",
+                json={"resource": "client", "count": args.records, "return_ids": True},
+            ).json()
+            print(f"seeded {seeded['inserted']} clients in {time.perf_counter() - started:.1f} s")
+            ids = seeded["ids"]
+            sort = json.dumps([{"field": "_id", "type": "asc"}])
+            keyset = [
+                {"per_page": PER_PAGE, "sortBy": sort, "from__id": rng.choice(ids)}
+                for _ in range(args.requests)
+            ]
+            pages = max(1, args.records // PER_PAGE)
+            numbered = [
+                {"per_page": PER_PAGE, "page": rng.randint(1, pages)} for _ in range(args.requests)
+            ]
+            lookups = [
+                {
+                    "integration_meta.id": json.dumps(
+                        [f"demo_C{rng.randint(1, args.records):06d}" for _ in range(PER_PAGE)]
+                    ),
+                    "per_page": PER_PAGE,
+                }
+                for _ in range(args.requests)
+            ]
+            timed(client, keyset[:10])  # warm up the connection and SQLite's page cache
+            report("keyset (from__id, 100/page)", timed(client, keyset))
+            report("page number (100/page)", timed(client, numbered))
+            report("integration_meta.id in 100 ids", timed(client, lookups))
+        print(f"server peak RSS {peak_rss_mb(pid):.0f} MB")
 
 
 if __name__ == "__main__":

@@ -110,11 +110,14 @@ def test_inspect_never_creates_a_sqlite_file(tmp_path):
     assert not path.exists()
 
 
+def ready_store(url: str):
+    """A migrated store on either backend (PostgreSQL is never upgraded implicitly)."""
+    upgrade_store(url)
+    return open_store(url)
+
+
 def test_timestamps_are_utc_aware_on_both_backends(store_url):
-    store = open_store(store_url, auto_upgrade=True) if store_url.startswith("sqlite") else None
-    if store is None:
-        upgrade_store(store_url)
-        store = open_store(store_url)
+    store = ready_store(store_url)
     try:
         plus3 = timezone(timedelta(hours=3))
         started = datetime(2026, 3, 29, 2, 30, 15, 123456, tzinfo=plus3)
@@ -132,8 +135,7 @@ def test_timestamps_are_utc_aware_on_both_backends(store_url):
 
 
 def test_id_map_and_dead_letters_enforce_their_keys(store_url):
-    upgrade_store(store_url)
-    store = open_store(store_url)
+    store = ready_store(store_url)
     try:
         with store.session() as session:
             session.add(

@@ -3,6 +3,8 @@
     SyncerError                     base; carries an exit code and a message meant for the user
     +-- ConfigError                 the configuration (or a mapping) is wrong; exit 2
     +-- PluginError                 a connector package could not be loaded; exit 2
+    +-- RecordError                 one record cannot be synced (bad value, unresolved reference);
+    |                               the engine dead-letters it and goes on
     +-- StateStoreError             the state store cannot be opened or reached; exit 3
         +-- StoreSchemaError        the store's schema is not the one this syncer needs; exit 2
 
@@ -90,3 +92,27 @@ class StoreSchemaError(StateStoreError):
         self.current = current
         self.expected = expected
         super().__init__(url, reason)
+
+
+class RecordError(SyncerError):
+    """One record cannot be synced; the run goes on and the record becomes a dead letter."""
+
+    exit_code = ExitCode.DEAD_LETTERS
+
+    def __init__(
+        self, reason: str, *, record_key: str | None = None, field: str | None = None
+    ) -> None:
+        self.reason = reason
+        self.record_key = record_key
+        """The record's native id (or file:line), when known."""
+        self.field = field
+        """The canonical field (or native path) at fault, when there is one."""
+        where = ", ".join(
+            part
+            for part in (
+                f"record {record_key}" if record_key else "",
+                f"field {field}" if field else "",
+            )
+            if part
+        )
+        super().__init__(f"{where}: {reason}" if where else reason)

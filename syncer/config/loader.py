@@ -7,27 +7,23 @@ are never quoted back.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
-import types
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Any
 
-from pydantic import BaseModel, ValidationError
-from pydantic_core import ErrorDetails
+from pydantic import ValidationError
 
 from syncer import plugins
 from syncer.config.models import ConnectorSettings, SyncerConfig
 from syncer.errors import ConfigError, ConfigIssue
+from syncer.validation import add_pydantic_issues, describe, unknown_name
 from syncer.yamlsource import KeyPath, YamlDocument, load_yaml
 
 DEFAULT_CONFIG_FILE = "syncer.yaml"
 CONFIG_ENV_VAR = "SYNCER_CONFIG"
 
-_SECRET_KEY = re.compile(r"(?i)(password|passwd|secret|token|api[_-]?key|credential|url)")
-_URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
@@ -56,7 +52,7 @@ def validate_document(doc: YamlDocument) -> SyncerConfig | None:
         return None
     if not isinstance(doc.data, dict):
         doc.issues.append(
-            doc.issue((), f"expected a mapping at the top level, got {_describe(doc.data)}")
+            doc.issue((), f"expected a mapping at the top level, got {describe(doc.data)}")
         )
         return None
 
@@ -65,7 +61,7 @@ def validate_document(doc: YamlDocument) -> SyncerConfig | None:
     try:
         config = SyncerConfig.model_validate(top)
     except ValidationError as exc:
-        _add_pydantic_issues(doc, exc, SyncerConfig, prefix=())
+        add_pydantic_issues(doc, exc, SyncerConfig, prefix=())
         config = None
     raw_connectors = doc.data.get("connectors")
     _cross_check(
@@ -75,7 +71,11 @@ def validate_document(doc: YamlDocument) -> SyncerConfig | None:
         return None
     config = config.model_copy(update={"connectors": connectors})
     config._source = doc.file
-    return config
+    # Imported here: the mapping layer builds on the configuration models.
+    from syncer.mapping.binding import bind_flows
+
+    bind_flows(config, doc)
+    return None if doc.issues else config
 
 
 def _validate_connectors(doc: YamlDocument, raw: Any) -> dict[str, ConnectorSettings] | None:
@@ -85,7 +85,7 @@ def _validate_connectors(doc: YamlDocument, raw: Any) -> dict[str, ConnectorSett
         doc.issues.append(
             doc.issue(
                 ("connectors",),
-                f"expected a mapping of connector names to settings, got {_describe(raw)}",
+                f"expected a mapping of connector names to settings, got {describe(raw)}",
             )
         )
         return None
@@ -106,7 +106,7 @@ def _validate_connectors(doc: YamlDocument, raw: Any) -> dict[str, ConnectorSett
             continue
         if not isinstance(block, dict):
             doc.issues.append(
-                doc.issue(where, f"expected a mapping with at least 'type', got {_describe(block)}")
+                doc.issue(where, f"expected a mapping with at least 'type', got {describe(block)}")
             )
             ok = False
             continue
@@ -119,7 +119,7 @@ def _validate_connectors(doc: YamlDocument, raw: Any) -> dict[str, ConnectorSett
             continue
         if type_name not in known:
             doc.issues.append(
-                doc.issue((*where, "type"), _unknown("connector type", type_name, known))
+                doc.issue((*where, "type"), unknown_name("connector type", type_name, known))
             )
             ok = False
             continue
@@ -127,7 +127,7 @@ def _validate_connectors(doc: YamlDocument, raw: Any) -> dict[str, ConnectorSett
         try:
             result[name] = model.model_validate(block)
         except ValidationError as exc:
-            _add_pydantic_issues(doc, exc, model, prefix=where)
+            add_pydantic_issues(doc, exc, model, prefix=where)
             ok = False
     return result if ok else None
 
@@ -160,7 +160,7 @@ def _cross_check(doc: YamlDocument, raw_flows: Any, connector_names: Iterable[st
             connector = ref.get("connector") if isinstance(ref, dict) else None
             where: KeyPath = (*path, side, "connector")
             if isinstance(connector, str) and connector not in names and not doc.is_tainted(where):
-                doc.issues.append(doc.issue(where, _unknown("connector", connector, names)))
+                doc.issues.append(doc.issue(where, unknown_name("connector", connector, names)))
         source, target = ends["source"], ends["target"]
         if (
             isinstance(source, dict)
@@ -176,115 +176,6 @@ def _cross_check(doc: YamlDocument, raw_flows: Any, connector_names: Iterable[st
                     "expected a target different from the source (same connector and stream)",
                 )
             )
-
-
-def _unknown(kind: str, value: Any, known: Iterable[str]) -> str:
-    names = sorted(known)
-    text = f"unknown {kind} {value!r}"
-    close = difflib.get_close_matches(str(value), names, n=1)
-    if close:
-        text += f" (did you mean {close[0]!r}?)"
-    if names:
-        text += f"; expected one of: {', '.join(names)}"
-    else:
-        text += f"; no {kind}s are defined"
-    return text
-
-
-def _add_pydantic_issues(
-    doc: YamlDocument, exc: ValidationError, model: type[BaseModel], prefix: KeyPath
-) -> None:
-    for error in exc.errors(include_url=False):
-        loc = tuple(part for part in error["loc"] if isinstance(part, str | int))
-        path = (*prefix, *loc)
-        if doc.is_tainted(path):
-            continue  # already reported: the environment variable it needs is missing
-        quotable = not _looks_secret(path) and path not in doc.from_environment
-        doc.issues.append(doc.issue(path, _explain(error, model, loc, quotable=quotable)))
-
-
-def _explain(error: ErrorDetails, model: type[BaseModel], loc: KeyPath, *, quotable: bool) -> str:
-    kind = error["type"]
-    value = error.get("input")
-    if kind == "missing":
-        return "required key is missing"
-    if kind == "extra_forbidden":
-        allowed = _allowed_keys(model, loc[:-1])
-        text = "unknown key"
-        if allowed:
-            close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
-            if close:
-                text += f" (did you mean {close[0]!r}?)"
-            text += f"; expected one of: {', '.join(allowed)}"
-        return text
-    if kind in {"model_type", "dict_type", "model_attributes_type"}:
-        return f"expected a mapping (key: value), got {_describe(value)}"
-    if kind == "list_type":
-        return f"expected a list, got {_describe(value)}"
-    if kind == "string_pattern_mismatch":
-        return (
-            "expected a name of letters, digits, '_', '.' or '-', starting with a letter or digit"
-        )
-    message = error["msg"]
-    if message.startswith("Value error, "):
-        message = message.removeprefix("Value error, ")
-    else:
-        message = message.replace("Input should be", "expected").replace("Input", "value")
-        message = message[:1].lower() + message[1:]
-        if quotable and not isinstance(value, dict | list):
-            message += f", got {_describe(value)}"
-    return message
-
-
-def _looks_secret(loc: KeyPath) -> bool:
-    return any(isinstance(part, str) and _SECRET_KEY.search(part) for part in loc)
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if value is None:
-        return "nothing (null)"
-    text = repr(value)
-    if len(text) > 60:
-        text = text[:57] + "..."
-    return _URL_PASSWORD.sub(r"\1***@", text)
-
-
-def _allowed_keys(model: type[BaseModel], loc: KeyPath) -> list[str]:
-    """Field names of the model found at ``loc`` inside ``model`` (for 'did you mean')."""
-    current: Any = model
-    for part in loc:
-        current = _unwrap(current)
-        if isinstance(current, type) and issubclass(current, BaseModel):
-            field = current.model_fields.get(str(part))
-            if field is None:
-                return []
-            current = field.annotation
-        elif get_origin(current) in (list, tuple, dict):
-            current = get_args(current)[-1]
-        else:
-            return []
-    current = _unwrap(current)
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return sorted(current.model_fields)
-    return []
-
-
-def _unwrap(annotation: Any) -> Any:
-    """Strip Annotated[...] and Optional[...] to reach the type a value is validated as."""
-    while True:
-        origin = get_origin(annotation)
-        if origin is Annotated:
-            annotation = get_args(annotation)[0]
-        elif origin in (Union, types.UnionType):
-            args = [arg for arg in get_args(annotation) if arg is not type(None)]
-            models = [arg for arg in args if isinstance(arg, type) and issubclass(arg, BaseModel)]
-            annotation = models[0] if models else args[0]
-        else:
-            return annotation
 
 
 def resolve_config_path(option: str | None) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import zoneinfo
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -99,6 +100,9 @@ class ConnectorSettings(StrictModel):
 class StreamRef(StrictModel):
     connector: Name
     stream: str = Field(min_length=1)
+    mapping: Path | None = None
+    """Mapping file for this side of the flow; by default ``<connector type>/<stream>.yaml``
+    is looked up in the ``mappings`` directories, then in the shipped ones."""
 
 
 class Schedule(StrictModel):
@@ -171,6 +175,9 @@ class SyncerConfig(StrictModel):
 
     state: StateConfig = StateConfig()
     connectors: dict[Name, ConnectorSettings] = Field(default_factory=dict)
+    mappings: list[Path] = Field(default_factory=list)
+    """Directories searched for mapping files before the shipped ones (relative paths are
+    relative to the configuration file)."""
     flows: list[FlowConfig] = Field(default_factory=list)
     logging: LoggingConfig = LoggingConfig()
     daemon: DaemonConfig = DaemonConfig()
@@ -181,6 +188,12 @@ class SyncerConfig(StrictModel):
     def source(self) -> str | None:
         """The file this configuration was read from, if any."""
         return self._source
+
+    def resolve(self, path: Path) -> Path:
+        """A path from the configuration, made absolute relative to the file it came from."""
+        if path.is_absolute() or self._source is None:
+            return path
+        return Path(self._source).resolve().parent / path
 
     def flow(self, name: str) -> FlowConfig:
         for flow in self.flows:

@@ -1,0 +1,108 @@
+"""A stable content hash of a canonical record, for change detection and echo suppression.
+
+Equal content gives an equal hash however it is represented: key order, ``1.5`` vs
+``Decimal("1.50")``, ``2026-11-29T21:00:00+03:00`` vs ``2026-11-29T18:00:00Z``. Empty values
+(None, "", [], {}) count as absent, so a system that writes "" where another writes nothing does
+not look like a change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel
+
+
+def _number(value: int | float | Decimal) -> str:
+    number = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+    if number == number.to_integral_value():
+        return str(int(number))
+    return f"{number.normalize():f}"
+
+
+def _float(value: float) -> str:
+    # repr is the shortest exact spelling; only exponent forms need the slow, general path.
+    if value.is_integer():
+        return str(int(value))
+    text = repr(value)
+    return _number(value) if "e" in text or "n" in text else text
+
+
+def _decimal(value: Decimal) -> str:
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent >= 0:
+        return str(int(value))
+    return _number(value)
+
+
+def _datetime(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError(f"cannot hash the naive time {value!r}")
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _mapping(value: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        kind = type(item)
+        if item is None or (kind is str and not item):
+            continue
+        if kind is str or kind is bool:
+            out[str(key)] = item
+        elif (kind is list or kind is dict) and not item:
+            continue
+        else:
+            out[str(key)] = normalize(item)
+    return out
+
+
+# Dispatch on the exact type first: hashing runs for every record of every sync.
+_BY_TYPE: dict[type, Any] = {
+    str: lambda value: value,
+    bool: lambda value: value,
+    type(None): lambda value: value,
+    int: lambda value: str(value),
+    float: _float,
+    Decimal: _decimal,
+    datetime: _datetime,
+    date: lambda value: value.isoformat(),
+    dict: _mapping,
+    list: lambda value: [normalize(item) for item in value],
+}
+
+
+def normalize(value: Any) -> Any:
+    """A JSON-ready form in which equal values are equal."""
+    convert = _BY_TYPE.get(type(value))
+    if convert is not None:
+        return convert(value)
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int | float | Decimal):
+        return _number(value)
+    if isinstance(value, datetime):
+        return _datetime(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return normalize(value.value)
+    if isinstance(value, BaseModel):
+        return normalize(value.model_dump())
+    if isinstance(value, Mapping):
+        return _mapping(value)
+    if isinstance(value, list | tuple):
+        return [normalize(item) for item in value]
+    raise TypeError(f"cannot hash a {type(value).__name__}")
+
+
+def content_hash(values: Mapping[str, Any], fields: Iterable[str] | None = None) -> str:
+    """SHA-256 (hex) of the normalised ``values``, restricted to ``fields`` when given."""
+    document = _mapping(values if fields is None else {name: values.get(name) for name in fields})
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

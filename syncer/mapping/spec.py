@@ -1,0 +1,110 @@
+"""The shape of a mapping file, as written in YAML (validated by pydantic, unknown keys refused).
+
+connector: repzo              # connector type the mapping is for
+stream: client
+entity: customer              # canonical entity
+key: _id                      # native id
+cursor: updatedAt             # native last-modified field, if any
+identity:                     # how other systems' keys are stored natively
+  integration_meta.id: "{namespace}_{code}"
+constants:                    # native fields written with every record
+  company_namespace: ["{namespace}"]
+carry: [customFields]         # native fields carried along in the canonical `extras`
+fields:
+  code: client_code                                   # shorthand: just the path
+  credit_limit: {path: credit_limit, transform: money_x1000}
+  price_list: {path: sv_priceList, ref: price_list}   # resolved through the id map
+  active: {path: disabled, transform: negate}
+  lines:                                              # a list of sub-records
+    path: items
+    each:
+      quantity: qty
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+Direction = Literal["both", "read", "write"]
+NativeType = Literal["str", "int", "float", "decimal", "bool"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+TransformSpec = str | dict[str, dict[str, Any] | None]
+"""``money_x1000`` or ``{decimal_string: {places: 2}}``."""
+
+
+class ExpressionSpec(_Strict):
+    read: str | None = None
+    """Computes the canonical value from ``record`` (the native record)."""
+    write: str | None = None
+    """Computes the native value from ``value`` (the canonical field) and ``record`` (the
+    canonical record)."""
+
+
+def _shorthand(value: Any) -> Any:
+    """``code: client_code`` is short for ``code: {path: client_code}``."""
+    return {"path": value} if isinstance(value, str) else value
+
+
+FieldEntry = Annotated["FieldSpec", BeforeValidator(_shorthand)]
+
+
+class FieldSpec(_Strict):
+    """How one canonical field is read from, and written to, the native record."""
+
+    path: str | None = None
+    """Dotted native path, with list indexes: ``financials.credit_limit``, ``items[0].qty``."""
+    type: NativeType | None = None
+    """Cast the native value to this type on read, and the written value on write."""
+    map: dict[Any, Any] | None = None
+    """Native value -> canonical value (an enum translation); inverted on write."""
+    default: Any = None
+    """Canonical value used when the native field is absent or null (only when given)."""
+    transform: TransformSpec | list[TransformSpec] | None = None
+    """Named transforms, applied in order on read and inverted in reverse order on write."""
+    ref: str | None = None
+    """The field holds another record's native id: resolve it through the id map to that
+    entity's canonical id (and back on write)."""
+    expr: ExpressionSpec | None = None
+    direction: Direction = "both"
+    """``read``: only native -> canonical; ``write``: only canonical -> native."""
+    each: dict[str, FieldEntry] | None = None
+    """For a list of sub-records (invoice lines): how each item's fields map."""
+
+    @model_validator(mode="after")
+    def _has_a_source(self) -> FieldSpec:
+        reads = self.direction in ("both", "read")
+        writes = self.direction in ("both", "write")
+        if writes and self.path is None:
+            raise ValueError("expected a path: a field that is written needs one")
+        if reads and self.path is None and (self.expr is None or self.expr.read is None):
+            raise ValueError("expected a path, or expr.read to compute the value")
+        return self
+
+
+class MappingSpec(_Strict):
+    connector: str
+    """The connector type (``repzo``, ``erp_stub``, ``csv``...)."""
+    stream: str
+    entity: str
+    key: str = "_id"
+    """Native path of the record's id."""
+    cursor: str | None = None
+    """Native path of the last-modified time, for incremental reads."""
+    deleted: str | None = None
+    """Native path of a flag that is true when the record is deleted or disabled."""
+    identity: dict[str, str] = Field(default_factory=dict)
+    """Native path -> template of canonical fields and connector settings, e.g.
+    ``{integration_meta.id: "{namespace}_{code}"}``. Written on every record; the first entry
+    is how a record is looked up before it is created."""
+    constants: dict[str, Any] = Field(default_factory=dict)
+    """Native path -> value written with every record (strings may use templates)."""
+    carry: list[str] = Field(default_factory=list)
+    """Native paths copied into the canonical ``extras`` on read and back on write."""
+    fields: dict[str, FieldEntry]

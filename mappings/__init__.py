@@ -1,0 +1,1 @@
+"""Mapping files shipped with repzo-sync: working examples, one per connector stream."""

@@ -300,17 +300,17 @@ class CompiledMapping:
     def read(self, record: Mapping[str, Any], context: MappingContext) -> CanonicalRecord:
         """Native -> canonical, validated by the entity's model."""
         native_id = self.native_id(record)
-        values: dict[str, Any] = {}
         if type(record) is dict:
             # The common case, inlined: a field that is one key, nothing else (it is per
             # record and per field, so it shows up in sync throughput).
-            for name, key in self._plain_reads:
-                value = record.get(key, MISSING)
-                if value is not MISSING:
-                    values[name] = value
+            values: dict[str, Any] = {
+                name: value
+                for name, key in self._plain_reads
+                if (value := record.get(key, MISSING)) is not MISSING
+            }
             rules = self._other_reads
         else:
-            rules = self._reads
+            values, rules = {}, self._reads
         for rule in rules:
             try:
                 value = rule.read(record, context)
@@ -363,11 +363,12 @@ class CompiledMapping:
     ) -> dict[str, Any]:
         """Canonical -> native. Only ``fields`` are written (by default every field this
         mapping writes): a field the source does not know must not overwrite the target's."""
-        out: dict[str, Any] = {}
         chosen = self.write_fields if fields is None else self.write_fields & fields
-        for name, key in self._plain_writes:
-            if name in chosen and name in values:
-                out[key] = values[name]
+        out: dict[str, Any] = {
+            key: values[name]
+            for name, key in self._plain_writes
+            if name in chosen and name in values
+        }
         for rule in self._other_writes:
             if rule.name not in chosen or rule.name not in values:
                 continue

@@ -346,3 +346,21 @@ def test_a_broken_mapping_fails_syncer_check_with_exit_2(write_config, tmp_path,
     assert result.exit_code == 2
     where = f"{tmp_path / 'repzo' / 'client.yaml'}:9: fields.name.transform"
     assert f"{where}: unknown transform 'upper_case'" in result.stderr
+
+
+def test_carried_fields_travel_in_extras_and_deleted_flags_are_seen(tmp_path):
+    text = GOOD.replace("key: _id", "key: _id\ndeleted: disabled\ncarry: [customFields, geo.zone]")
+    mapping = load_mapping(write(tmp_path, text), VARIABLES)
+    record = {
+        "_id": "r1",
+        "client_code": "C-1",
+        "name": "A",
+        "disabled": True,
+        "customFields": {"route": "R7"},
+        "geo": {"zone": "north"},
+    }
+    canonical = mapping.read(record, CONTEXT)
+    assert canonical.values["extras"] == {"customFields": {"route": "R7"}, "geo.zone": "north"}
+    assert canonical.deleted is True and canonical.values["active"] is False
+    written = mapping.write(canonical.values, CONTEXT)
+    assert written["customFields"] == {"route": "R7"} and written["geo"] == {"zone": "north"}

@@ -24,13 +24,19 @@ from syncer.remote.errors import RemoteError
 Record = dict[str, Any]
 """A native record, exactly as the system represents it (JSON-like)."""
 
-CursorKind = Literal["updated_at", "id", "none"]
+CursorKind = Literal["updated_at", "id", "token", "none"]
 """How a stream is read incrementally:
 
 - ``updated_at``: by a last-modified time, within a window ``[updated_from, updated_to]``;
 - ``id``: by an increasing id, for append-only streams (documents);
+- ``token``: the last page of a complete read carries a position (a file fingerprint, say);
+  passed back as ``after``, it makes the next read return only what changed since, or nothing;
 - ``none``: only complete listings are possible.
 """
+
+LOCATION_FIELD = "_location"
+"""A connector may add this key to a native record to say where it came from (``file:line``),
+so errors about the record can point there. Mappings never see it as data."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +78,26 @@ class ReadRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class RejectedRecord:
+    """A source record the connector could not even read (a broken CSV row): the engine parks
+    it as a dead letter and the rest of the page goes on."""
+
+    key: str
+    """Where it is (``customers.csv:17``) or its id when it has one."""
+    reason: str
+    field: str | None = None
+    """The column or field at fault, when one is."""
+    raw: Any = None
+    """What was read, as far as it could be."""
+
+
+@dataclass(frozen=True, slots=True)
 class Page:
     records: list[Record]
     position: str | None
-    """Where to resume after this page; None once the listing is complete."""
+    """Where to resume after this page; None once the listing is complete (for ``token``
+    streams, the position to pass back next time)."""
+    rejected: list[RejectedRecord] = field(default_factory=list)
 
 
 WriteKind = Literal["create", "update", "delete"]

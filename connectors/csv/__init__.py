@@ -1,17 +1,6 @@
 """The CSV folder connector."""
 
-from __future__ import annotations
+from connectors.csv.connector import CsvConnector
+from connectors.csv.settings import CsvSettings, CsvStreamSettings
 
-from typing import ClassVar
-
-from connectors.csv.settings import CsvSettings
-
-
-class CsvConnector:
-    """Reads and writes a folder of CSV files, one stream per file."""
-
-    type_name: ClassVar[str] = "csv"
-    settings_model: ClassVar[type[CsvSettings]] = CsvSettings
-
-
-__all__ = ["CsvConnector", "CsvSettings"]
+__all__ = ["CsvConnector", "CsvSettings", "CsvStreamSettings"]

@@ -3,12 +3,73 @@
 from __future__ import annotations
 
 import codecs
+import zoneinfo
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
-from syncer.config.models import ConnectorSettings
+from syncer.config.models import ConnectorSettings, StrictModel
+
+
+def _known_encoding(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        codecs.lookup(value)
+    except LookupError:
+        raise ValueError(
+            "expected a Python codec name such as utf-8, utf-8-sig, cp1256 or latin-1, "
+            f"got {value!r}"
+        ) from None
+    return value
+
+
+class CsvStreamSettings(StrictModel):
+    """How one stream maps onto files. Every key falls back to the connector's own."""
+
+    file: str | None = None
+    """File name (``customers.csv``, the default being ``<stream>.csv``) or a glob for drops
+    of many files (``invoices_*.csv``), relative to the connector's folder."""
+    key: str = "id"
+    """Column that identifies a row: upserts replace the row with the same key."""
+    updated_at: str | None = None
+    """Column holding each row's last-modified time; without it, the file's fingerprint
+    (size, mtime, content hash) tells whether anything changed."""
+    updated_at_format: str = "iso"
+    """``iso`` (ISO 8601), or a strptime format such as ``%d/%m/%Y %H:%M``."""
+    timezone: str = "UTC"
+    """Zone of updated-at values written without an offset."""
+    header: bool = True
+    """The first row names the columns. Without a header, ``columns`` must name them."""
+    columns: list[str] | None = None
+    """Column names, in order: required without a header; for writing, the column order."""
+    mode: Literal["upsert", "append"] = "upsert"
+    """``upsert``: rows keyed by ``key``, re-running changes nothing; ``append``: a ledger."""
+    delimiter: str | None = Field(default=None, min_length=1, max_length=1)
+    encoding: str | None = None
+
+    @field_validator("encoding")
+    @classmethod
+    def _encoding(cls, value: str | None) -> str | None:
+        return _known_encoding(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"expected an IANA time zone such as UTC or Asia/Amman, got {value!r}"
+            ) from None
+        return value
+
+    @model_validator(mode="after")
+    def _columns_without_header(self) -> CsvStreamSettings:
+        if not self.header and not self.columns:
+            raise ValueError("a file without a header row needs `columns` to name them")
+        return self
 
 
 class CsvSettings(ConnectorSettings):
@@ -17,17 +78,23 @@ class CsvSettings(ConnectorSettings):
     """Folder the CSV files are read from and written to (relative to the working directory)."""
     delimiter: str = Field(default=",", min_length=1, max_length=1)
     encoding: str = "utf-8-sig"
-    """``utf-8-sig`` reads UTF-8 with or without a byte-order mark; Excel exports in the Middle
-    East are often ``cp1256``."""
+    """``utf-8-sig`` reads UTF-8 with or without a byte-order mark (and writes one, which Excel
+    wants); Excel exports in the Middle East are often ``cp1256``."""
+    page_size: int = Field(default=1000, ge=1, le=100_000)
+    """Rows handed to the engine at a time."""
+    streams: dict[str, CsvStreamSettings] = Field(default_factory=dict)
+    """Per-stream settings; a file in the folder is a stream even without an entry here."""
 
     @field_validator("encoding")
     @classmethod
-    def _known_encoding(cls, value: str) -> str:
-        try:
-            codecs.lookup(value)
-        except LookupError:
-            raise ValueError(
-                "expected a Python codec name such as utf-8, utf-8-sig, cp1256 or latin-1, "
-                f"got {value!r}"
-            ) from None
-        return value
+    def _encoding(cls, value: str) -> str:
+        return _known_encoding(value) or value
+
+    def stream(self, name: str) -> CsvStreamSettings:
+        return self.streams.get(name) or CsvStreamSettings()
+
+    def delimiter_for(self, stream: CsvStreamSettings) -> str:
+        return stream.delimiter or self.delimiter
+
+    def encoding_for(self, stream: CsvStreamSettings) -> str:
+        return stream.encoding or self.encoding

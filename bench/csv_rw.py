@@ -1,0 +1,103 @@
+"""Benchmark of the CSV connector: write 1M rows (upsert, in batches), then read them back.
+
+Each measurement runs in its own child process so its peak RSS is its own.
+
+    python bench/csv_rw.py [--rows 1000000] [--batch 100000] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _common import median, peak_rss_mb
+
+from connectors.csv import CsvConnector, CsvSettings
+from syncer.connector import ReadRequest, WriteOp
+
+
+def connector(folder: Path) -> CsvConnector:
+    settings = CsvSettings.model_validate(
+        {"path": folder, "page_size": 5000, "streams": {"customers": {"key": "code"}}}
+    )
+    return CsvConnector("drop", settings)
+
+
+async def write(folder: Path, rows: int, batch: int) -> int:
+    conn = connector(folder)
+    written = 0
+    for start in range(0, rows, batch):
+        ops = [
+            WriteOp(
+                "create",
+                {
+                    "code": f"C-{n:07d}",
+                    "name": f"Customer {n} Trading Co.",
+                    "phone": f"+962 6 {n % 9_999_999:07d}",
+                    "city": "Amman",
+                    "credit_limit": f"{n % 50_000}.000",
+                    "active": "true",
+                },
+                ref=str(n),
+            )
+            for n in range(start, min(rows, start + batch))
+        ]
+        written += sum(r.outcome == "created" for r in await conn.write("customers", ops))
+    return written
+
+
+async def read(folder: Path) -> int:
+    count = 0
+    async for page in connector(folder).read("customers", ReadRequest()):
+        count += len(page.records)
+    return count
+
+
+def worker(kind: str, folder: Path, rows: int, batch: int) -> None:
+    started = time.perf_counter()
+    done = asyncio.run(write(folder, rows, batch) if kind == "write" else read(folder))
+    elapsed = time.perf_counter() - started
+    print(json.dumps({"rows": done, "seconds": elapsed, "rss_mb": peak_rss_mb()}))
+
+
+def measure(kind: str, folder: Path, rows: int, batch: int) -> dict[str, float]:
+    command = [sys.executable, __file__, "--worker", kind, "--folder", str(folder)]
+    command += ["--rows", str(rows), "--batch", str(batch)]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    result: dict[str, float] = json.loads(output.strip().splitlines()[-1])
+    if result["rows"] != rows:
+        sys.exit(f"{kind}: expected {rows} rows, got {result['rows']}")
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--batch", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--worker")
+    parser.add_argument("--folder")
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.worker, Path(args.folder), args.rows, args.batch)
+        return
+    results: dict[str, list[dict[str, float]]] = {"write": [], "read": []}
+    for _ in range(args.runs):
+        with tempfile.TemporaryDirectory() as folder:
+            for kind in ("write", "read"):
+                results[kind].append(measure(kind, Path(folder), args.rows, args.batch))
+    print(f"medians of {args.runs} runs, {args.rows:,} rows ({args.batch:,} per write batch)")
+    for kind, runs in results.items():
+        rate = median([r["rows"] / r["seconds"] for r in runs])
+        memory = median([r["rss_mb"] for r in runs])
+        print(f"{kind:<6} {rate:>10,.0f} rows/s   peak RSS {memory:6.1f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,343 @@
+"""The CSV folder connector: each file (or glob of files) is a stream of rows."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
+
+from connectors.csv.reader import CsvFormatError, Row, read_rows
+from connectors.csv.settings import CsvSettings, CsvStreamSettings
+from connectors.csv.writer import Change, append, upsert
+from syncer.connector import (
+    LOCATION_FIELD,
+    CheckResult,
+    Page,
+    ReadRequest,
+    Record,
+    RejectedRecord,
+    StreamInfo,
+    WriteOp,
+    WriteOutcome,
+    WriteResult,
+)
+from syncer.remote.errors import FatalRemoteError, SkippableRemoteError
+
+GLOB_CHARACTERS = frozenset("*?[")
+HASH_CHUNK = 1 << 20
+
+
+def _is_glob(pattern: str) -> bool:
+    return any(char in pattern for char in GLOB_CHARACTERS)
+
+
+class CsvConnector:
+    """Reads and writes a folder of CSV files, one stream per file name."""
+
+    type_name: ClassVar[str] = "csv"
+    settings_model: ClassVar[type[CsvSettings]] = CsvSettings
+
+    def __init__(self, name: str, settings: CsvSettings) -> None:
+        self.name = name
+        self.settings = settings
+        self.folder = settings.path
+
+    async def aclose(self) -> None:
+        return None
+
+    # -- streams ---------------------------------------------------------------------------
+
+    def info(self, stream: str) -> StreamInfo:
+        """Any name is a stream: writing to a new one creates ``<name>.csv``."""
+        options = self.settings.stream(stream)
+        upserts = options.mode == "upsert"
+        return StreamInfo(
+            name=stream,
+            key=options.key,
+            cursor="updated_at" if options.updated_at else "token",
+            updated_field=options.updated_at,
+            can_read=True,
+            can_create=True,
+            can_update=upserts,
+            can_delete=upserts,
+            lookup_fields=(options.key,),
+            resumable=False,
+        )
+
+    def streams(self) -> Mapping[str, StreamInfo]:
+        names = set(self.settings.streams)
+        if self.folder.is_dir():
+            names.update(
+                path.stem for path in self.folder.glob("*.csv") if not path.name.startswith(".")
+            )
+        return {name: self.info(name) for name in sorted(names)}
+
+    def files(self, stream: str) -> list[Path]:
+        pattern = self.settings.stream(stream).file or f"{stream}.csv"
+        if _is_glob(pattern):
+            return sorted(p for p in self.folder.glob(pattern) if not p.name.startswith("."))
+        path = self.folder / pattern
+        return [path] if path.is_file() else []
+
+    # -- checks ----------------------------------------------------------------------------
+
+    async def check(self) -> CheckResult:
+        folder = self.folder
+        if not folder.exists():
+            return CheckResult(False, f"the folder {folder} does not exist")
+        if not folder.is_dir():
+            return CheckResult(False, f"{folder} is not a folder")
+        if not os.access(folder, os.R_OK | os.W_OK | os.X_OK):
+            return CheckResult(False, f"the folder {folder} is not readable and writable by syncer")
+        count = sum(1 for _ in folder.glob("*.csv"))
+        return CheckResult(
+            True, f"the folder {folder} is readable and writable ({count} CSV files)"
+        )
+
+    async def server_time(self) -> datetime:
+        return datetime.now(UTC)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def read(self, stream: str, request: ReadRequest) -> AsyncIterator[Page]:
+        pages = self._pages(stream, request)
+        while True:
+            # Parsing is blocking work; a thread keeps the event loop free for heartbeats.
+            page = await asyncio.to_thread(next, pages, None)
+            if page is None:
+                return
+            yield page
+
+    def _pages(self, stream: str, request: ReadRequest) -> Iterator[Page]:
+        options = self.settings.stream(stream)
+        size = request.page_size or self.settings.page_size
+        if options.updated_at:
+            yield from self._batches(self._windowed(stream, options, request), size, None)
+            return
+        previous = _fingerprints(request.after)
+        current: dict[str, list[Any]] = {}
+        changed: list[Path] = []
+        for path in self.files(stream):
+            stat = path.stat()
+            old = previous.get(path.name)
+            if old and old[:2] == [stat.st_size, stat.st_mtime_ns]:
+                current[path.name] = old  # untouched since the last read: not even opened
+                continue
+            digest = _sha256(path)
+            current[path.name] = [stat.st_size, stat.st_mtime_ns, digest]
+            if not old or old[2] != digest:
+                changed.append(path)  # a re-export with the same bytes is skipped
+        position = json.dumps({"files": current}, sort_keys=True)
+        rows = (item for path in changed for item in self._rows(path, options))
+        yield from self._batches(rows, size, position)
+
+    def _windowed(
+        self, stream: str, options: CsvStreamSettings, request: ReadRequest
+    ) -> Iterator[Record | RejectedRecord]:
+        assert options.updated_at is not None
+        parse = _time_parser(options)
+        for path in self.files(stream):
+            for item in self._rows(path, options):
+                if isinstance(item, RejectedRecord):
+                    yield item
+                    continue
+                raw = item.get(options.updated_at, "")
+                try:
+                    moment = parse(raw)
+                except ValueError as error:
+                    yield RejectedRecord(item[LOCATION_FIELD], str(error), options.updated_at, item)
+                    continue
+                if request.updated_from is not None and moment < request.updated_from:
+                    continue
+                if request.updated_to is not None and moment > request.updated_to:
+                    continue
+                yield item
+
+    def _rows(self, path: Path, options: CsvStreamSettings) -> Iterator[Record | RejectedRecord]:
+        try:
+            for item in read_rows(
+                path,
+                encoding=self.settings.encoding_for(options),
+                delimiter=self.settings.delimiter_for(options),
+                header=options.header,
+                columns=options.columns,
+            ):
+                where = f"{path.name}:{item.line}"
+                if isinstance(item, Row):
+                    yield {**item.values, LOCATION_FIELD: where}
+                else:
+                    yield RejectedRecord(where, item.reason, item.column, item.cells)
+        except CsvFormatError as error:
+            raise FatalRemoteError(str(error), system=self.name, path=str(path)) from None
+        except OSError as error:
+            raise FatalRemoteError(
+                f"cannot read {path}: {error.strerror}", system=self.name, path=str(path)
+            ) from None
+
+    @staticmethod
+    def _batches(
+        items: Iterator[Record | RejectedRecord], size: int, position: str | None
+    ) -> Iterator[Page]:
+        records: list[Record] = []
+        rejected: list[RejectedRecord] = []
+        for item in items:
+            if isinstance(item, RejectedRecord):
+                rejected.append(item)
+            else:
+                records.append(item)
+            if len(records) + len(rejected) >= size:
+                yield Page(records, None, rejected)
+                records, rejected = [], []
+        yield Page(records, position, rejected)
+
+    async def get(self, stream: str, native_id: str) -> Record | None:
+        found = await self.lookup(stream, self.settings.stream(stream).key, [native_id])
+        return found[0] if found else None
+
+    async def lookup(self, stream: str, field: str, values: Sequence[str]) -> list[Record]:
+        wanted = set(values)
+        options = self.settings.stream(stream)
+
+        def scan() -> list[Record]:
+            return [
+                item
+                for path in self.files(stream)
+                for item in self._rows(path, options)
+                if not isinstance(item, RejectedRecord) and item.get(field) in wanted
+            ]
+
+        return await asyncio.to_thread(scan)
+
+    # -- writing ---------------------------------------------------------------------------
+
+    async def write(self, stream: str, ops: Sequence[WriteOp]) -> list[WriteResult]:
+        return await asyncio.to_thread(self._write, stream, ops)
+
+    def _write(self, stream: str, ops: Sequence[WriteOp]) -> list[WriteResult]:
+        options = self.settings.stream(stream)
+        pattern = options.file or f"{stream}.csv"
+        if _is_glob(pattern):
+            raise FatalRemoteError(
+                f"stream {stream!r} reads the files {pattern}; set `file:` to one file name to "
+                "write to it",
+                system=self.name,
+                resource=stream,
+            )
+        path = self.folder / pattern
+        encoding = self.settings.encoding_for(options)
+        delimiter = self.settings.delimiter_for(options)
+        try:
+            if options.mode == "append":
+                records = [op.record for op in ops if op.kind != "delete"]
+                append(
+                    path, records, encoding=encoding, delimiter=delimiter, columns=options.columns
+                )
+                return [
+                    WriteResult(
+                        op.ref, "created", native_id=_key(op, options.key), record=op.record
+                    )
+                    if op.kind != "delete"
+                    else self._refused(op, stream, "a ledger in append mode cannot delete rows")
+                    for op in ops
+                ]
+            return self._upsert(path, stream, ops, options, encoding, delimiter)
+        except (CsvFormatError, KeyError) as error:
+            message = error.args[0] if isinstance(error, KeyError) else str(error)
+            raise FatalRemoteError(str(message), system=self.name, path=str(path)) from None
+        except OSError as error:
+            raise FatalRemoteError(
+                f"cannot write {path}: {error.strerror}", system=self.name, path=str(path)
+            ) from None
+
+    def _upsert(
+        self,
+        path: Path,
+        stream: str,
+        ops: Sequence[WriteOp],
+        options: CsvStreamSettings,
+        encoding: str,
+        delimiter: str,
+    ) -> list[WriteResult]:
+        results: dict[str, WriteResult] = {}
+        changes: list[Change] = []
+        keyed: list[tuple[WriteOp, str]] = []
+        for op in ops:
+            key = _key(op, options.key)
+            if not key:
+                results[op.ref] = self._refused(
+                    op, stream, f"the record has no {options.key!r} value"
+                )
+                continue
+            changes.append(Change(key, None if op.kind == "delete" else op.record))
+            keyed.append((op, key))
+        outcomes = upsert(
+            path,
+            changes,
+            key=options.key,
+            encoding=encoding,
+            delimiter=delimiter,
+            columns=options.columns,
+        )
+        for op, key in keyed:
+            outcome = outcomes.get(key, "updated")
+            # Deleting a row that is not there leaves the file as asked: that is a delete too.
+            kind: WriteOutcome = "deleted" if outcome == "missing" else outcome
+            results[op.ref] = WriteResult(op.ref, kind, native_id=key, record=op.record)
+        return [results[op.ref] for op in ops]
+
+    def _refused(self, op: WriteOp, stream: str, reason: str) -> WriteResult:
+        error = SkippableRemoteError(reason, system=self.name, resource=stream, record_id=op.ref)
+        return WriteResult(op.ref, "failed", native_id=op.native_id, error=error)
+
+
+def _key(op: WriteOp, column: str) -> str:
+    value = op.record.get(column)
+    if value in (None, "") and op.native_id:
+        return op.native_id
+    return "" if value is None else str(value)
+
+
+def _fingerprints(position: str | None) -> dict[str, list[Any]]:
+    if not position:
+        return {}
+    try:
+        files = json.loads(position).get("files", {})
+    except (ValueError, AttributeError):
+        return {}  # an unreadable position means: read everything again, which is safe
+    return files if isinstance(files, dict) else {}
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _time_parser(options: CsvStreamSettings) -> Any:
+    zone = ZoneInfo(options.timezone)
+    fmt = options.updated_at_format
+
+    def parse(text: str) -> datetime:
+        value = text.strip()
+        try:
+            moment = (
+                datetime.fromisoformat(value.replace("Z", "+00:00"))
+                if fmt == "iso"
+                else datetime.strptime(value, fmt)  # noqa: DTZ007 - the zone is applied below
+            )
+        except ValueError:
+            expected = "an ISO 8601 time" if fmt == "iso" else f"a time in the format {fmt}"
+            raise ValueError(f"expected {expected}, got {value!r}") from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=zone)
+        return moment.astimezone(UTC)
+
+    return parse

@@ -22,7 +22,5 @@ class RepzoSettings(HttpConnectorSettings, ConnectorSettings):
     """Company namespace used to build ``integration_meta.id`` as ``<namespace>_<key>``."""
     integration_app: str | None = Field(default=None, pattern=r"^[0-9a-f]{24}$")
     """``_id`` of the Repzo integration app that command and action logs belong to."""
-    write_concurrency: int = Field(default=8, ge=1, le=64)
-    """Writes in flight at once: Repzo has no bulk endpoint, so writes are one request each."""
     page_size: int = Field(default=500, ge=1, le=50_000)
     """Records requested per list page."""

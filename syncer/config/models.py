@@ -89,6 +89,8 @@ class HttpConnectorSettings(StrictModel):
     """Per-request timeout (connect, read and write each)."""
     max_retry_wait: Duration = timedelta(minutes=10)
     """Total time a call may spend waiting between retries before the run stops cleanly."""
+    write_concurrency: int = Field(default=8, ge=1, le=64)
+    """Writes in flight at once (most APIs have no bulk endpoint: one request per record)."""
 
 
 class ConnectorSettings(StrictModel):

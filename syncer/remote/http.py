@@ -162,6 +162,7 @@ class JsonHttpClient:
         resource: str | None = None,
         record_id: str | None = None,
         retry: RetryPolicy | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> JsonResponse:
         """Send with retries; return the decoded JSON body or raise a typed RemoteError.
 
@@ -181,7 +182,9 @@ class JsonHttpClient:
         query = encode_query(params or {})
 
         async def attempt() -> JsonResponse:
-            return await self._send_once(method, path, query, json_body, operation, safe, context)
+            return await self._send_once(
+                method, path, query, json_body, operation, safe, context, headers
+            )
 
         def on_retry(error: RemoteError, wait: float, attempt_number: int) -> None:
             self.stats.retries += 1
@@ -208,10 +211,13 @@ class JsonHttpClient:
         operation: Operation,
         safe: bool,
         context: RequestContext,
+        headers: Mapping[str, str] | None = None,
     ) -> JsonResponse:
         self.stats.requests[method.upper()] += 1
         try:
-            response = await self._client.request(method, path, params=tuple(query), json=json_body)
+            response = await self._client.request(
+                method, path, params=tuple(query), json=json_body, headers=headers
+            )
             content = response.content  # read fully here: a cut-off body fails in this try
         except httpx.HTTPError as error:
             raise self._transport_failure(error, safe, context) from error

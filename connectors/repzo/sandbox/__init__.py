@@ -5,7 +5,6 @@ Used by the demo and the end-to-end tests, and by users through ``syncer sandbox
 """
 
 from connectors.repzo.sandbox.admin import ADMIN_PREFIX
-from connectors.repzo.sandbox.clock import SandboxClock
 from connectors.repzo.sandbox.core import SandboxCore
 from connectors.repzo.sandbox.faults import (
     FaultKind,
@@ -19,6 +18,7 @@ from connectors.repzo.sandbox.mutations import PagingMutation
 from connectors.repzo.sandbox.options import DEFAULT_API_KEY, SandboxOptions
 from connectors.repzo.sandbox.server import RepzoSandbox
 from connectors.repzo.sandbox.stats import RequestCount, Stats
+from connectors.sandboxkit.clock import SandboxClock
 
 __all__ = [
     "ADMIN_PREFIX",

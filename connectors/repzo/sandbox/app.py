@@ -17,12 +17,12 @@ from typing import Any, cast
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from connectors.repzo.sandbox.admin import handle_admin, is_admin
-from connectors.repzo.sandbox.clock import http_date
 from connectors.repzo.sandbox.core import SandboxCore
 from connectors.repzo.sandbox.faults import Decision
 from connectors.repzo.sandbox.protocol import ApiError, Reply, Request
 from connectors.repzo.sandbox.service import UPDATE_META_PATH
 from connectors.repzo.sandbox.stats import NO_RESPONSE
+from connectors.sandboxkit.clock import http_date
 from syncer.logs import get_logger
 
 log = get_logger(__name__)

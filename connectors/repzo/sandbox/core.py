@@ -12,7 +12,6 @@ from pydantic import SecretStr
 
 from connectors.repzo.registry import Registry, Resource, load_registry
 from connectors.repzo.sandbox import seeding
-from connectors.repzo.sandbox.clock import SandboxClock, iso_ms
 from connectors.repzo.sandbox.faults import (
     FaultInjector,
     FaultKind,
@@ -29,6 +28,7 @@ from connectors.repzo.sandbox.routing import Router
 from connectors.repzo.sandbox.service import RepzoService
 from connectors.repzo.sandbox.stats import Stats, StatsRecorder
 from connectors.repzo.sandbox.store import Document, DocumentStore
+from connectors.sandboxkit.clock import SandboxClock, iso_ms
 
 # Seeding 200k documents in one list would hold them all in memory at once.
 _SEED_CHUNK = 5_000

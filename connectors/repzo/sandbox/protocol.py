@@ -8,8 +8,12 @@ those two are always present.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
+
+from connectors.sandboxkit.replies import RawJson, Reply, dump_json
+
+__all__ = ["ApiError", "RawJson", "Reply", "Request", "dump_json", "error_body"]
 
 # Feathers' error classes by status, which is what a Repzo error body names.
 _ERROR_NAMES: dict[int, tuple[str, str]] = {
@@ -51,26 +55,6 @@ class ApiError(Exception):
 
 
 @dataclass(frozen=True)
-class RawJson:
-    """A JSON text already encoded, so list pages can splice stored documents without
-    decoding and re-encoding each one."""
-
-    text: str
-
-
-@dataclass
-class Reply:
-    status: int
-    body: Any
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def encode(self) -> bytes:
-        if isinstance(self.body, RawJson):
-            return self.body.text.encode()
-        return dump_json(self.body).encode()
-
-
-@dataclass(frozen=True)
 class Request:
     method: str
     path: str
@@ -96,7 +80,3 @@ class Request:
             return json.loads(self.body)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ApiError(400, f"Request body is not valid JSON: {exc}") from None
-
-
-def dump_json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)

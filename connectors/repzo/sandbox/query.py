@@ -22,8 +22,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from connectors.repzo.sandbox.clock import parse_time_ms
 from connectors.repzo.sandbox.protocol import ApiError
+from connectors.sandboxkit.clock import parse_time_ms
 
 Scalar = str | int | float | bool | None
 Comparison = Literal[">", ">=", "<", "<="]

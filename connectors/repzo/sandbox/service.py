@@ -14,7 +14,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from connectors.repzo.registry import Operation, Registry, Resource
-from connectors.repzo.sandbox.clock import SandboxClock, iso_ms
 from connectors.repzo.sandbox.ids import ObjectIdFactory
 from connectors.repzo.sandbox.mutations import PagingMutator
 from connectors.repzo.sandbox.options import SandboxOptions
@@ -31,6 +30,7 @@ from connectors.repzo.sandbox.query import (
 from connectors.repzo.sandbox.routing import RouteMatch
 from connectors.repzo.sandbox.stats import StatsRecorder
 from connectors.repzo.sandbox.store import Document, DocumentStore, load_document
+from connectors.sandboxkit.clock import SandboxClock, iso_ms
 
 UPDATE_META_PATH = "/update-integration-meta"
 SERVER_FIELDS = frozenset({ID_FIELD, "createdAt", "updatedAt", "__v"})

@@ -16,7 +16,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.repzo.sandbox.clock import parse_time_ms
 from connectors.repzo.sandbox.protocol import dump_json
 from connectors.repzo.sandbox.query import (
     ID_FIELD,
@@ -28,6 +27,7 @@ from connectors.repzo.sandbox.query import (
     SortKey,
     check_field,
 )
+from connectors.sandboxkit.clock import parse_time_ms
 
 Document = dict[str, Any]
 

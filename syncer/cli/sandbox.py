@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import signal
+import sqlite3
 import threading
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Literal
 
+import httpx
 import typer
 
+from connectors.erp_stub import server as erp_stub
 from connectors.repzo.sandbox import ADMIN_PREFIX, DEFAULT_API_KEY, RepzoSandbox
 from syncer.cli.common import handles_errors
 from syncer.config.types import parse_duration
+from syncer.remote.errors import FatalRemoteError
 
 app = typer.Typer(
     help="Local stand-ins for the systems syncer talks to, for demos and tests.",
@@ -111,6 +115,154 @@ def repzo(
     finally:
         sandbox.close()
     typer.echo("Repzo sandbox stopped.")
+
+
+erp_app = typer.Typer(no_args_is_help=False)
+app.add_typer(erp_app, name="erp")
+
+ErpUsername = Annotated[str, typer.Option(help="Basic-auth user of the ERP API.")]
+ErpPassword = Annotated[
+    str,
+    typer.Option(
+        envvar=erp_stub.PASSWORD_ENV,
+        help=f"Basic-auth password (default: ${erp_stub.PASSWORD_ENV}, else the sandbox default).",
+        show_default=False,
+    ),
+]
+
+
+@erp_app.callback(invoke_without_command=True)
+@handles_errors
+def erp(
+    ctx: typer.Context,
+    port: Annotated[int, typer.Option(help="Port to listen on; 0 picks a free one.")] = 8765,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    db: Annotated[
+        str,
+        typer.Option(help="SQLite file that keeps the ERP's data across restarts, or :memory:."),
+    ] = "erp-stub.db",
+    username: ErpUsername = erp_stub.DEFAULT_USERNAME,
+    password: ErpPassword = erp_stub.DEFAULT_PASSWORD,
+    utc_offset: Annotated[
+        str, typer.Option(help="The ERP's local UTC offset, written in every timestamp.")
+    ] = erp_stub.DEFAULT_UTC_OFFSET,
+    seed: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Sizes of the data generated into an empty store, e.g. customers=300,items=120 "
+            "(also vans, invoices, credit_notes, payments)."
+        ),
+    ] = None,
+    no_seed: Annotated[
+        bool, typer.Option("--no-seed", help="Start with an empty store instead.")
+    ] = False,
+    random_seed: Annotated[int, typer.Option(help="Seed of the generated data.")] = 0,
+) -> None:
+    """Serve a stand-in ERP until Ctrl-C (or act on a running one with a command).
+
+    Customers, items, price lists, stock and documents with an ERP's conventions: Basic auth,
+    decimal strings, local-offset times, keyset cursors. Control it under /__erp/."""
+    if ctx.invoked_subcommand is not None:
+        return
+    sizes: dict[str, int] = {}
+    try:
+        for value in seed or ():
+            sizes.update(erp_stub.parse_sizes(value))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--seed") from None
+    try:
+        erp_stub.LocalTime(utc_offset)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--utc-offset") from None
+    try:
+        stub = erp_stub.ErpStub(
+            host=host,
+            port=port,
+            db=db,
+            username=username,
+            password=password,
+            utc_offset=utc_offset,
+            seed=False if no_seed else sizes,
+            random_seed=random_seed,
+        )
+    except sqlite3.Error as exc:
+        raise typer.BadParameter(f"cannot open {db}: {exc}", param_hint="--db") from None
+    try:
+        try:
+            stub.start()
+        except OSError as exc:
+            raise typer.BadParameter(
+                f"cannot listen on {host}:{port}: {exc.strerror or exc}", param_hint="--port"
+            ) from None
+        records = stub.stats().records
+        typer.echo(f"ERP stub listening on {stub.url}")
+        typer.echo(f"  API:     {stub.url}{erp_stub.API_PREFIX}/<collection>")
+        # The password is never echoed: it may be a real one taken from the environment.
+        typer.echo(f"  user:    {username} (password from --password or ${erp_stub.PASSWORD_ENV})")
+        typer.echo(f"  admin:   {stub.url}{erp_stub.ADMIN_PREFIX}/stats")
+        typer.echo(f"  store:   {db}, {sum(records.values())} records, UTC offset {utc_offset}")
+        typer.echo("Press Ctrl-C to stop.")
+        _wait_for_signal()
+    finally:
+        stub.close()
+    typer.echo("ERP stub stopped.")
+
+
+@erp_app.command("mutate")
+@handles_errors
+def erp_mutate(
+    url: Annotated[str, typer.Option(help="The running ERP stub.")] = "http://127.0.0.1:8765",
+    username: ErpUsername = erp_stub.DEFAULT_USERNAME,
+    password: ErpPassword = erp_stub.DEFAULT_PASSWORD,
+    customers: Annotated[int, typer.Option(min=0, help="Customers to edit.")] = 0,
+    items: Annotated[int, typer.Option(min=0, help="Items to edit.")] = 0,
+    price_list_lines: Annotated[int, typer.Option(min=0, help="Prices to change.")] = 0,
+    stock_levels: Annotated[int, typer.Option(min=0, help="Stock levels to move.")] = 0,
+    invoices: Annotated[int, typer.Option(min=0, help="Open invoices to mark paid.")] = 0,
+    seed: Annotated[
+        int | None, typer.Option(help="Pick the same records every time with this seed.")
+    ] = None,
+) -> None:
+    """Edit records in a running ERP stub and print exactly which keys changed.
+
+    The edits are what its users would make: a customer's phone or credit limit, an item's
+    price or name, a price, a stock level, an invoice paid."""
+    counts = {
+        "customers": customers,
+        "items": items,
+        "price_list_lines": price_list_lines,
+        "stock_levels": stock_levels,
+        "invoices": invoices,
+    }
+    body: dict[str, int] = {name: count for name, count in counts.items() if count}
+    if not body:
+        raise typer.BadParameter("say what to change, e.g. --customers 10 --items 5")
+    if seed is not None:
+        body["seed"] = seed
+    endpoint = f"{url.rstrip('/')}{erp_stub.ADMIN_PREFIX}/mutate"
+    try:
+        response = httpx.post(endpoint, json=body, auth=(username, password), timeout=30)
+    except httpx.HTTPError as exc:
+        raise FatalRemoteError(
+            f"cannot reach the ERP stub at {url}: {exc}", system="erp stub"
+        ) from None
+    if response.status_code != 200:
+        raise FatalRemoteError(
+            f"the ERP stub at {url} answered {response.status_code}: {_erp_message(response)}",
+            system="erp stub",
+            status=response.status_code,
+        )
+    result = response.json()
+    for name, keys in result["changed"].items():
+        typer.echo(f"{name}: {len(keys)} changed: {', '.join(keys) or '-'}")
+    typer.echo(f"updated_at: {result['updated_at']}")
+
+
+def _erp_message(response: httpx.Response) -> str:
+    try:
+        return str(response.json()["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return response.text[:200]
 
 
 def _wait_for_signal() -> None:

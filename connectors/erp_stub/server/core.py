@@ -1,0 +1,143 @@
+"""An ERP stub without its HTTP server: the store, clock, statistics and service, and the
+control operations (seed, mutate, reset) that the Python API and the admin endpoints share."""
+
+from __future__ import annotations
+
+import hmac
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import SecretStr, ValidationError
+
+from connectors.erp_stub.server import mutate as mutations
+from connectors.erp_stub.server import seeding
+from connectors.erp_stub.server.entities import entity
+from connectors.erp_stub.server.errors import bad_request
+from connectors.erp_stub.server.localtime import DEFAULT_UTC_OFFSET, LocalTime
+from connectors.erp_stub.server.records import Record
+from connectors.erp_stub.server.service import ErpService
+from connectors.erp_stub.server.stats import ErpStats, StatsRecorder
+from connectors.erp_stub.server.store import RecordStore
+from connectors.sandboxkit.clock import SandboxClock
+
+DEFAULT_USERNAME = "sync"
+# What config.example.yaml falls back to: a known sandbox default, not a secret.
+DEFAULT_PASSWORD = "sandbox-password"  # noqa: S105
+PASSWORD_ENV = "ERP_PASSWORD"  # noqa: S105 - the variable's name
+
+
+@dataclass(frozen=True)
+class MutationResult:
+    changed: dict[str, list[str]]
+    """Per entity, the keys that were changed."""
+    updated_at: str
+    """The ``updated_at`` they now carry: an ``updated_since`` that finds exactly them."""
+
+
+class ErpCore:
+    def __init__(
+        self,
+        *,
+        username: str = DEFAULT_USERNAME,
+        password: str = DEFAULT_PASSWORD,
+        db: str = ":memory:",
+        utc_offset: str = DEFAULT_UTC_OFFSET,
+        seed: bool | Mapping[str, int] = True,
+        random_seed: int = 0,
+    ) -> None:
+        """``seed``: generate data when the store is empty, with the default sizes (True) or
+        the given ones (``{"customers": 300}``); False starts empty. A store that already holds
+        data (a file from an earlier run) is never reseeded."""
+        self.username = username
+        self._password = SecretStr(password)
+        self.times = LocalTime(utc_offset)
+        self.clock = SandboxClock()
+        self.store = RecordStore(db)
+        self.recorder = StatsRecorder()
+        self.service = ErpService(self.store, self.clock, self.times, self.recorder)
+        self._mutation_rounds = itertools.count(1)
+        if seed is not False and self.store.is_empty():
+            self.seed(random_seed=random_seed, **({} if seed is True else dict(seed)))
+
+    def credentials_match(self, username: str, password: str) -> bool:
+        # Both compared in constant time, and both always compared.
+        user_ok = hmac.compare_digest(username.encode(), self.username.encode())
+        password_ok = hmac.compare_digest(
+            password.encode(), self._password.get_secret_value().encode()
+        )
+        return user_ok and password_ok
+
+    # Data
+
+    def seed(self, *, random_seed: int = 0, **sizes: int) -> dict[str, int]:
+        """Generate data (see SeedSizes for the sizes and their defaults) on top of what is
+        stored; returns how many records of each entity were created."""
+        try:
+            wanted = seeding.SeedSizes.model_validate(sizes)
+        except ValidationError as exc:
+            raise bad_request(f"Invalid seed sizes: {_first_error(exc)}.") from None
+        now = self.service.now_s()
+        return seeding.seed(
+            self.service,
+            self.store,
+            wanted,
+            random_seed=random_seed,
+            now_s=now,
+            today=self.times.today(now),
+        )
+
+    def mutate(self, *, seed: int | None = None, **counts: int) -> dict[str, list[str]]:
+        """Edit ``counts[entity]`` records of each entity as a user of the ERP would, e.g.
+        ``mutate(customers=10, items=5)``; returns the changed keys per entity."""
+        return self.apply_mutation(counts, seed=seed).changed
+
+    def apply_mutation(
+        self, counts: Mapping[str, int], *, seed: int | None = None
+    ) -> MutationResult:
+        # Without a seed each call picks other records, yet a whole run stays repeatable.
+        round_seed = f"seed-{seed}" if seed is not None else f"round-{next(self._mutation_rounds)}"
+        now = self.service.now_s()
+        changed = mutations.mutate(self.service, self.store, counts, seed=round_seed, now_s=now)
+        for name, keys in changed.items():
+            self.recorder.mutated(name, keys)
+        return MutationResult(changed, self.times.format(now))
+
+    def get(self, entity_name: str, key: str) -> Record | None:
+        return self.store.get(entity(entity_name).name, key)
+
+    def records(self, entity_name: str) -> list[Record]:
+        """Every record of an entity in (updated_at, key) order, for assertions."""
+        spec = entity(entity_name)
+        return self.store.records(spec.name, key_field=spec.key)
+
+    def now(self) -> str:
+        """The ERP's current time as it writes it: ``2026-11-29T13:04:05+03:00``."""
+        return self.times.format(self.service.now_s())
+
+    # Observability and control
+
+    def stats(self) -> ErpStats:
+        return self.recorder.snapshot(self.store.counts())
+
+    def reset_stats(self) -> None:
+        self.recorder.reset()
+
+    def reset(self) -> None:
+        """A brand-new, empty ERP: records, id sequences, statistics and clock."""
+        self.store.clear()
+        self.recorder.reset()
+        self.clock.reset()
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(username={self.username!r}, db={self.store.path!r})"
+
+
+def _first_error(exc: ValidationError) -> str:
+    error: dict[str, Any] = dict(exc.errors()[0])
+    where = ".".join(str(part) for part in error["loc"])
+    return f"{where}: {error['msg']}" if where else str(error["msg"])

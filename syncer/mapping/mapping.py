@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ValidationError
 
 from syncer.canonical import CanonicalModel
+from syncer.connector import LOCATION_FIELD
 from syncer.mapping.errors import MappingError, UnresolvedReference
 from syncer.mapping.expressions import Expression
 from syncer.mapping.paths import MISSING, Path
@@ -319,7 +320,9 @@ class CompiledMapping:
                     error.entity, error.value, record_key=native_id, field=rule.name
                 ) from None
             except (TransformValueError, ValueError, TypeError, ArithmeticError) as error:
-                raise MappingError(str(error), record_key=native_id, field=rule.name) from None
+                raise MappingError(
+                    str(error), record_key=_where(native_id, record), field=_field(rule)
+                ) from None
             if value is not MISSING:
                 values[rule.name] = value
         if self.carry:
@@ -334,7 +337,7 @@ class CompiledMapping:
             first = error.errors(include_url=False)[0]
             where = ".".join(str(part) for part in first["loc"])
             raise MappingError(
-                _pydantic_reason(first), record_key=native_id, field=where or None
+                _pydantic_reason(first), record_key=_where(native_id, record), field=where or None
             ) from None
         attributes = model.__dict__
         typed = {name: attributes[name] for name in self.read_fields}
@@ -399,6 +402,19 @@ class CompiledMapping:
             if rendered is not None:
                 return path.text, rendered
         return None
+
+
+def _where(native_id: str, record: Mapping[str, Any]) -> str:
+    """The record's id, and where it came from when the connector says (``customers.csv:17``)."""
+    location = record.get(LOCATION_FIELD)
+    return f"{native_id} ({location})" if location else native_id
+
+
+def _field(rule: FieldRule) -> str:
+    """The canonical field, and the native path it is read from when that is another name."""
+    if rule.path is None or rule.path.text == rule.name:
+        return rule.name
+    return f"{rule.name} ({rule.path.text})"
 
 
 def _constant(value: Any, values: Mapping[str, Any], context: MappingContext) -> Any:

@@ -300,3 +300,23 @@ def test_reads_do_not_block_the_event_loop(tmp_path):
 
     assert asyncio.run(main()) == 20_000
     assert ticks > 20  # the loop kept turning while pages were parsed
+
+
+async def test_an_unparseable_number_names_the_file_line_and_column(tmp_path):
+    from connectors.csv import CsvSettings as Settings
+    from syncer.mapping.catalog import SHIPPED_DIR, load_mapping
+    from syncer.mapping.errors import MappingError
+    from syncer.mapping.mapping import MappingContext
+
+    (tmp_path / "customers.csv").write_text(
+        "code,name,credit_limit\nC-1,Ali,1500.5\nC-2,Omar,lots\n", encoding="utf-8"
+    )
+    conn = connector(tmp_path, streams={"customers": {"key": "code"}})
+    mapping = load_mapping(SHIPPED_DIR / "csv" / "customers.yaml", Settings.model_fields)
+    [page] = await read(conn, "customers")
+    assert mapping.read(page.records[0], MappingContext()).values["credit_limit"] == 1500.5
+    with pytest.raises(MappingError) as caught:
+        mapping.read(page.records[1], MappingContext())
+    assert caught.value.record_key == "C-2 (customers.csv:3)"
+    assert caught.value.field == "credit_limit"
+    assert "expected a number, got 'lots'" in caught.value.message

@@ -18,7 +18,16 @@ from syncer.state.engine import create_store_engine
 from syncer.state.migrate import head_revision
 from syncer.state.models import Base, Cursor, DeadLetter, IdMapEntry, Run
 
-TABLES = {"cursors", "id_map", "runs", "dead_letters", "boundary_records", "outbox", "leases"}
+TABLES = {
+    "cursors",
+    "id_map",
+    "runs",
+    "dead_letters",
+    "boundary_records",
+    "outbox",
+    "leases",
+    "conflicts",
+}
 
 
 def tables(url: str) -> set[str]:
@@ -196,5 +205,27 @@ def test_id_map_and_dead_letters_enforce_their_keys(store_url):
             )
         with store.session() as session:
             assert session.get(Cursor, "f").fence == 0  # type: ignore[union-attr]
+    finally:
+        store.close()
+
+
+def test_upgrading_keeps_existing_rows(store_url):
+    upgrade_store(store_url, "0001")
+    engine = create_store_engine(store_url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO runs (id, flow, kind, status, started_at, read, created, updated, "
+                "unchanged, skipped, failed, deleted) VALUES ('r1', 'f', 'sync', 'succeeded', "
+                "'2026-11-29 10:00:00', 5, 1, 2, 2, 0, 0, 0)"
+            )
+        )
+    engine.dispose()
+    upgrade_store(store_url)
+    store = open_store(store_url)
+    try:
+        with store.session() as session:
+            run = session.get(Run, "r1")
+            assert run is not None and run.read == 5 and run.conflicts == 0
     finally:
         store.close()

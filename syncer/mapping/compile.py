@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from syncer.canonical import ENTITIES, CanonicalModel, LineModel
 from syncer.mapping.expressions import Expression, ExpressionError
-from syncer.mapping.mapping import CompiledMapping, FieldRule, Template
+from syncer.mapping.mapping import CANONICAL_ID, CompiledMapping, FieldRule, Template
 from syncer.mapping.paths import Path, PathError
 from syncer.mapping.spec import FieldSpec, MappingSpec, TransformSpec
 from syncer.mapping.transforms import Transform, build
@@ -94,9 +94,9 @@ class _Compiler:
         except ValueError as error:
             self.issue(where, f"malformed template {text!r}: {error}")
             return None
-        unknown = sorted(template.names - fields - self.variables)
+        unknown = sorted(template.names - fields - self.variables - {CANONICAL_ID})
         if unknown:
-            known = sorted(fields | self.variables)
+            known = sorted(fields | self.variables | {CANONICAL_ID})
             self.issue(
                 where,
                 f"template {text!r} names unknown {', '.join(map(repr, unknown))}; it can use "

@@ -22,6 +22,10 @@ from syncer.mapping.expressions import Expression
 from syncer.mapping.paths import MISSING, Path
 from syncer.mapping.transforms import Transform, TransformValueError, to_decimal
 
+CANONICAL_ID = "canonical_id"
+"""Template name of the record's canonical id (``identity: {external_ref: "{canonical_id}"}``):
+a key any target can keep to find a record it was sent before."""
+
 
 class RefResolver(Protocol):
     """Translates references through the id map, for one connector."""
@@ -363,6 +367,7 @@ class CompiledMapping:
         fields: frozenset[str] | None = None,
         *,
         record_key: str | None = None,
+        canonical_id: str | None = None,
     ) -> dict[str, Any]:
         """Canonical -> native. Only ``fields`` are written (by default every field this
         mapping writes): a field the source does not know must not overwrite the target's."""
@@ -383,12 +388,13 @@ class CompiledMapping:
                 ) from None
             except (TransformValueError, ValueError, TypeError, ArithmeticError) as error:
                 raise MappingError(str(error), record_key=record_key, field=rule.name) from None
+        variables = _with_id(context.variables, canonical_id)
         for path, template in self.identity:
-            rendered = template.render(values, context.variables)
+            rendered = template.render(values, variables)
             if rendered is not None:
                 path.set(out, rendered)
         for path, constant in self.constants:
-            path.set(out, _constant(constant, values, context))
+            path.set(out, _constant(constant, values, variables))
         extras = values.get("extras") or {}
         for path in self.carry:
             if path.text in extras:
@@ -417,11 +423,15 @@ def _field(rule: FieldRule) -> str:
     return f"{rule.name} ({rule.path.text})"
 
 
-def _constant(value: Any, values: Mapping[str, Any], context: MappingContext) -> Any:
+def _with_id(variables: Mapping[str, Any], canonical_id: str | None) -> Mapping[str, Any]:
+    return variables if canonical_id is None else {**variables, CANONICAL_ID: canonical_id}
+
+
+def _constant(value: Any, values: Mapping[str, Any], variables: Mapping[str, Any]) -> Any:
     if isinstance(value, str) and "{" in value:
-        return Template(value).render(values, context.variables)
+        return Template(value).render(values, variables)
     if isinstance(value, list):
-        return [_constant(item, values, context) for item in value]
+        return [_constant(item, values, variables) for item in value]
     return value
 
 

@@ -87,6 +87,9 @@ class IdMapEntry(Base):
     native_updated_at: Mapped[str | None] = mapped_column(String(64))
     """The side's own last-modified stamp for the synced version, verbatim."""
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_seen_run: Mapped[str | None] = mapped_column(String(36))
+    """The last run whose complete listing of the source included this record: mirror mode
+    disables, in the target, what a complete listing no longer has."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -116,6 +119,7 @@ class Run(Base):
     skipped: Mapped[int] = mapped_column(Integer, default=0)
     failed: Mapped[int] = mapped_column(Integer, default=0)
     deleted: Mapped[int] = mapped_column(Integer, default=0)
+    conflicts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     """Why the run failed or stopped, already stripped of secrets."""
     cursor_before: Mapped[str | None] = mapped_column(Text)
@@ -221,3 +225,32 @@ class Lease(Base):
     acquired_at: Mapped[datetime | None]
     heartbeat_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]
+
+
+class Conflict(Base):
+    """A record changed on both sides of a two-way pair in a way the pair's policy could not
+    decide (invariant 4). Listed by ``syncer conflicts list`` until a person resolves it with
+    ``syncer conflicts resolve ID --take SIDE``; meanwhile the other fields keep syncing."""
+
+    __tablename__ = "conflicts"
+    __table_args__ = (
+        Index(None, "status", "detected_at"),
+        Index(None, "entity", "canonical_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    flow: Mapped[str] = mapped_column(String(NAME))
+    """The flow that found it (its source is one side, its target the other)."""
+    entity: Mapped[str] = mapped_column(String(64))
+    canonical_id: Mapped[str] = mapped_column(String(36))
+    fields: Mapped[dict[str, Any]]
+    """Field -> {"<source connector>": value, "<target connector>": value, "synced": value}."""
+    source: Mapped[str] = mapped_column(String(NAME))
+    target: Mapped[str] = mapped_column(String(NAME))
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    """``open`` or ``resolved``."""
+    resolution: Mapped[str | None] = mapped_column(String(NAME))
+    """The side whose values were taken."""
+    detected_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None]

@@ -115,6 +115,9 @@ _CUSTOMERS = EntitySpec(
         "price_list": _text(ref="price_lists"),
         "payment_terms_days": FieldSpec("count", default=0),
         "status": FieldSpec("text", choices=CUSTOMER_STATUSES, default="active"),
+        # Another system's key for the customer (an integration sets it when it creates one),
+        # so a create whose answer was lost can be found instead of made twice.
+        "external_ref": _text(),
     },
 )
 

@@ -229,7 +229,14 @@ class RepzoClient:
 
     # -- writing ---------------------------------------------------------------------------
 
-    async def create(self, resource: Resource, body: Record, *, idempotent: bool = False) -> Record:
+    async def create(
+        self,
+        resource: Resource,
+        body: Record,
+        *,
+        idempotent: bool = False,
+        retry: RetryPolicy | None = None,
+    ) -> Record:
         """POST a new record. Not idempotent unless the resource upserts by a key it carries."""
         response = await self.http.request(
             "POST",
@@ -238,6 +245,7 @@ class RepzoClient:
             json_body=body,
             idempotent=idempotent or resource.upsert_key is not None,
             resource=resource.name,
+            retry=retry,
         )
         return _expect_object(response.body)
 
@@ -296,11 +304,13 @@ class RepzoClient:
         )
         return _expect_object(response.body)
 
-    async def save_log(self, kind: str, document: Record) -> Record:
+    async def save_log(
+        self, kind: str, document: Record, *, retry: RetryPolicy | None = None
+    ) -> Record:
         """Save an integration command or action log: the whole document, POSTed again with
         the same ``sync_id`` on every change (the server upserts by it, as the SDK relies on)."""
         resource = self.resource(f"integration-{kind}-log")
-        return await self.create(resource, document, idempotent=True)
+        return await self.create(resource, document, idempotent=True, retry=retry)
 
     async def find_log(self, kind: str, sync_id: str) -> Record | None:
         resource = self.resource(f"integration-{kind}-log")

@@ -178,6 +178,17 @@ class RepzoConnector:
             found.extend(await self.client.find(resource, {field: chunk}, limit=len(chunk) * 2))
         return found
 
+    async def annotate(self, stream: str, native_id: str, values: Mapping[str, object]) -> None:
+        """Store another system's key on a Repzo record without it counting as a change:
+        ``integration_meta`` keys through update-integration-meta, which fires no webhook and,
+        unlike a PUT, cannot start an echo loop."""
+        prefix = "integration_meta."
+        meta = {
+            path[len(prefix) :]: value for path, value in values.items() if path.startswith(prefix)
+        }
+        if meta:
+            await self.client.update_integration_meta(self._resource(stream), native_id, meta)
+
     async def write(self, stream: str, ops: Sequence[WriteOp]) -> list[WriteResult]:
         resource = self._resource(stream)
 

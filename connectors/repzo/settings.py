@@ -24,3 +24,5 @@ class RepzoSettings(HttpConnectorSettings, ConnectorSettings):
     """``_id`` of the Repzo integration app that command and action logs belong to."""
     page_size: int = Field(default=500, ge=1, le=50_000)
     """Records requested per list page."""
+    write_logs: bool = True
+    """Write an integration command log per flow run and an action log per pushed document."""

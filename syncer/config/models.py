@@ -160,6 +160,36 @@ class Schedule(StrictModel):
 FlowMode = Literal["upsert", "create_only", "mirror"]
 
 
+class CursorSettings(StrictModel):
+    """How a flow's incremental reads frame their window (invariant 2)."""
+
+    safety_margin: Duration = timedelta(seconds=5)
+    """A scan reads up to the source's clock minus this, so rows still being committed when the
+    scan starts are left for the next scan rather than skipped."""
+    lookback: Duration = timedelta(0)
+    """Extra time re-read before the stored watermark (for sources whose clocks or commits
+    lag); re-read records are recognised and cost no writes. Applied to the query only."""
+
+
+class ConflictSettings(StrictModel):
+    """What decides when both sides of a two-way pair changed the same field (invariant 4)."""
+
+    policy: Literal["ownership", "prefer", "newest"] = "ownership"
+    """``ownership``: each field in ``owners`` has one system of record, other fields in conflict
+    go to the review list; ``prefer``: the ``prefer`` side wins; ``newest``: the side changed
+    last wins, unless the two changes are within ``clock_skew`` of each other (review list)."""
+    owners: dict[str, Name] = Field(default_factory=dict)
+    """Canonical field -> the connector that owns it."""
+    prefer: Name | None = None
+    clock_skew: Duration = timedelta(minutes=2)
+
+    @model_validator(mode="after")
+    def _prefer_needs_a_side(self) -> ConflictSettings:
+        if self.policy == "prefer" and self.prefer is None:
+            raise ValueError("policy 'prefer' needs prefer: <connector name>")
+        return self
+
+
 class FlowConfig(StrictModel):
     name: Name
     source: StreamRef
@@ -170,6 +200,27 @@ class FlowConfig(StrictModel):
     """``upsert`` creates and updates; ``create_only`` never updates what exists (documents);
     ``mirror`` also disables target records that disappeared from a complete source listing."""
     enabled: bool = True
+    cursor: CursorSettings = CursorSettings()
+    conflict: ConflictSettings | None = None
+    """For one flow of a two-way pair (either one); ownership with no owners by default."""
+    batch_size: int = Field(default=200, ge=1, le=10_000)
+    """Records read, written and committed together: one checkpoint per batch."""
+
+    @model_validator(mode="after")
+    def _sides_named(self) -> FlowConfig:
+        if self.conflict is None:
+            return self
+        sides = {self.source.connector, self.target.connector}
+        named = set(self.conflict.owners.values()) | (
+            {self.conflict.prefer} if self.conflict.prefer else set()
+        )
+        strangers = sorted(named - sides)
+        if strangers:
+            raise ValueError(
+                f"conflict settings name {', '.join(map(repr, strangers))}; expected one of the "
+                f"flow's connectors: {', '.join(sorted(sides))}"
+            )
+        return self
 
 
 class SyncerConfig(StrictModel):

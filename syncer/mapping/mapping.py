@@ -401,10 +401,13 @@ class CompiledMapping:
                 path.set(out, extras[path.text])
         return out
 
-    def lookup(self, values: Mapping[str, Any], context: MappingContext) -> tuple[str, str] | None:
+    def lookup(
+        self, values: Mapping[str, Any], context: MappingContext, canonical_id: str | None = None
+    ) -> tuple[str, str] | None:
         """(native path, value) that finds this record in the target without its id."""
+        variables = _with_id(context.variables, canonical_id)
         for path, template in self.identity:
-            rendered = template.render(values, context.variables)
+            rendered = template.render(values, variables)
             if rendered is not None:
                 return path.text, rendered
         return None

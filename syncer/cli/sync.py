@@ -1,0 +1,117 @@
+"""``syncer sync``: run flows once, now."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from syncer.cli.common import ConfigOption, consoles, handles_errors, load
+from syncer.config import DEFAULT_CONFIG_FILE, SyncerConfig
+from syncer.engine.engine import Engine
+from syncer.engine.runner import RunResult
+from syncer.errors import ConfigError, ConfigIssue
+from syncer.exit_codes import ExitCode
+from syncer.state import StateStore, open_store
+
+
+@handles_errors
+def sync(
+    flows: Annotated[
+        list[str] | None, typer.Argument(metavar="[FLOW]...", help="Flows to run.")
+    ] = None,
+    config_path: ConfigOption = DEFAULT_CONFIG_FILE,
+    run_all: Annotated[
+        bool, typer.Option("--all", help="Every enabled flow, dependencies first.")
+    ] = False,
+) -> None:
+    """Run flows once, now, and show what moved. Exit code 1 when records became dead letters,
+    3 when a system could not be reached. Ctrl-C or SIGTERM finishes the page in hand and stops."""
+    config = load(config_path)
+    if run_all:
+        names = [flow.name for flow in config.flows if flow.enabled]
+    elif flows:
+        names = list(flows)
+    else:
+        raise ConfigError([ConfigIssue(config_path, None, "", "name a flow to run, or use --all")])
+    store = open_store(config.state.url)
+    try:
+        results = asyncio.run(_run(config, store, names))
+    finally:
+        store.close()
+    show(results)
+    raise typer.Exit(int(exit_code(results)))
+
+
+async def _run(config: SyncerConfig, store: StateStore, names: list[str]) -> list[RunResult]:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with Engine(config, store) as engine:
+        return await engine.sync(names, stop)
+
+
+def exit_code(results: list[RunResult]) -> ExitCode:
+    failed = [r for r in results if r.status == "failed"]
+    if failed:
+        return ExitCode(max(r.error_exit or int(ExitCode.UNREACHABLE) for r in failed))
+    if any(r.counts.failed for r in results):
+        return ExitCode.DEAD_LETTERS
+    return ExitCode.OK
+
+
+def show(results: list[RunResult]) -> None:
+    out = consoles.out()
+    table = Table(title="Sync", title_justify="left")
+    columns = (
+        "flow",
+        "status",
+        "read",
+        "created",
+        "updated",
+        "unchanged",
+        "skipped",
+        "failed",
+        "deleted",
+        "conflicts",
+        "time",
+    )
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("flow", "status") else "right")
+    for result in results:
+        c = result.counts
+        seconds = (
+            (result.finished_at - result.started_at).total_seconds()
+            if result.finished_at and result.started_at
+            else 0.0
+        )
+        table.add_row(
+            result.flow,
+            result.status,
+            *(
+                str(v)
+                for v in (
+                    c.read,
+                    c.created,
+                    c.updated,
+                    c.unchanged,
+                    c.skipped,
+                    c.failed,
+                    c.deleted,
+                    c.conflicts,
+                )
+            ),
+            f"{seconds:.1f}s",
+        )
+    out.print(table)
+    for result in results:
+        if result.error:
+            consoles.err().print(
+                f"error: {result.flow}: {result.error}", markup=False, soft_wrap=True
+            )
+    if any(r.counts.failed for r in results):
+        out.print("Some records became dead letters: `syncer dead-letters list` shows why.")

@@ -1,0 +1,2 @@
+"""The sync engine: flow runs, cursors, the id map, change and echo detection, conflicts, dead
+letters and Repzo logs."""

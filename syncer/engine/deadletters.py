@@ -1,0 +1,112 @@
+"""Dead letters: records that could not be synced, kept with their reason and payload, retried
+with backoff until they succeed or a person drops them (invariant 5)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from syncer.state.base import utcnow
+from syncer.state.models import DeadLetter
+
+BACKOFF: tuple[timedelta, ...] = (
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=12),
+)
+"""Wait before retry number n (the last step repeats): soon for a reference that is about to
+arrive, rarely for a record that needs a person."""
+
+
+def next_attempt(attempts: int, now: datetime) -> datetime:
+    return now + BACKOFF[min(attempts, len(BACKOFF)) - 1]
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A record that failed in a run, before it is stored."""
+
+    record_key: str
+    reason: str
+    kind: str
+    """``mapping``, ``reference``, ``validation``, ``remote`` or ``read``."""
+    payload: dict[str, Any] | None = None
+    field: str | None = None
+    status_code: int | None = None
+
+
+def park(
+    session: Session, flow: str, connector: str, stream: str, failure: Failure, run_id: str
+) -> DeadLetter:
+    """Store a failure, or count one more attempt on the dead letter it already is."""
+    now = utcnow()
+    letter = session.scalars(
+        select(DeadLetter).where(
+            DeadLetter.flow == flow, DeadLetter.record_key == failure.record_key
+        )
+    ).one_or_none()
+    if letter is None:
+        letter = DeadLetter(
+            flow=flow,
+            connector=connector,
+            stream=stream,
+            record_key=failure.record_key,
+            attempts=0,
+            first_failed_at=now,
+        )
+        session.add(letter)
+    letter.attempts = (letter.attempts or 0) + 1 if letter.status == "pending" else 1
+    letter.status = "pending"
+    letter.reason = failure.reason
+    letter.error_kind = failure.kind
+    letter.field = failure.field
+    letter.status_code = failure.status_code
+    letter.payload = failure.payload if failure.payload is not None else letter.payload
+    letter.last_failed_at = now
+    letter.next_attempt_at = next_attempt(letter.attempts, now)
+    letter.resolved_at = None
+    letter.run_id = run_id
+    return letter
+
+
+def resolve(session: Session, flow: str, record_keys: Sequence[str]) -> int:
+    """Mark dead letters of records that have now synced as resolved; returns how many."""
+    if not record_keys:
+        return 0
+    letters = session.scalars(
+        select(DeadLetter).where(
+            DeadLetter.flow == flow,
+            DeadLetter.status == "pending",
+            DeadLetter.record_key.in_(list(record_keys)),
+        )
+    ).all()
+    now = utcnow()
+    for letter in letters:
+        letter.status = "resolved"
+        letter.resolved_at = now
+    return len(letters)
+
+
+def due(session: Session, flow: str, now: datetime, limit: int = 500) -> list[DeadLetter]:
+    """Pending dead letters whose next attempt is due and that can be retried from their payload
+    (a broken row is retried by reading its file again, not from here)."""
+    return list(
+        session.scalars(
+            select(DeadLetter)
+            .where(
+                DeadLetter.flow == flow,
+                DeadLetter.status == "pending",
+                DeadLetter.error_kind != "read",
+                DeadLetter.next_attempt_at <= now,
+            )
+            .order_by(DeadLetter.next_attempt_at)
+            .limit(limit)
+        )
+    )

@@ -1,0 +1,50 @@
+"""The engine's entry points: run flows now, retry dead letters, resolve conflicts."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from syncer.config.models import SyncerConfig
+from syncer.engine.context import EngineContext, require_flow
+from syncer.engine.runner import FlowRun, RunResult
+from syncer.state.store import StateStore
+
+
+class Engine:
+    """One configuration and its state store; close it with :meth:`aclose`."""
+
+    def __init__(self, config: SyncerConfig, store: StateStore) -> None:
+        self.config = config
+        self.store = store
+        self.context = EngineContext(config, store)
+
+    async def __aenter__(self) -> Engine:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self.context.aclose()
+
+    def flow_run(self, name: str, stop: asyncio.Event | None = None) -> FlowRun:
+        flow = require_flow(self.config, name, self.config.source or "configuration")
+        return FlowRun(self.context, flow, stop=stop)
+
+    async def sync(
+        self, names: Sequence[str], stop: asyncio.Event | None = None
+    ) -> list[RunResult]:
+        """Run the named flows once each, dependencies first (taxes before products, customers
+        before invoices). A flow that fails does not stop the others."""
+        for name in names:
+            require_flow(self.config, name, self.config.source or "configuration")
+        results = []
+        for name in self.context.order(list(names)):
+            if stop is not None and stop.is_set():
+                break
+            results.append(await self.flow_run(name, stop).execute())
+        return results
+
+    def enabled_flows(self) -> list[str]:
+        return [flow.name for flow in self.config.flows if flow.enabled]

@@ -1,0 +1,154 @@
+"""The id map: which native record in which connector stream is which canonical record.
+
+Lookups are batched per page (one query per stream and page, on indexed columns), never whole
+collections in memory. References between entities resolve through here too.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from syncer.state.models import IdMapEntry
+
+CHUNK = 500
+"""Ids per IN (...) query: well under the parameter limits of SQLite and PostgreSQL."""
+
+
+def new_canonical_id() -> str:
+    return str(uuid.uuid4())
+
+
+def by_native(
+    session: Session, connector: str, stream: str, native_ids: Iterable[str]
+) -> dict[str, IdMapEntry]:
+    wanted = list(dict.fromkeys(native_ids))
+    found: dict[str, IdMapEntry] = {}
+    for start in range(0, len(wanted), CHUNK):
+        rows = session.scalars(
+            select(IdMapEntry).where(
+                IdMapEntry.connector == connector,
+                IdMapEntry.stream == stream,
+                IdMapEntry.native_id.in_(wanted[start : start + CHUNK]),
+            )
+        )
+        found.update({row.native_id: row for row in rows})
+    return found
+
+
+def by_canonical(
+    session: Session, entity: str, connector: str, stream: str, canonical_ids: Iterable[str]
+) -> dict[str, IdMapEntry]:
+    wanted = list(dict.fromkeys(canonical_ids))
+    found: dict[str, IdMapEntry] = {}
+    for start in range(0, len(wanted), CHUNK):
+        rows = session.scalars(
+            select(IdMapEntry).where(
+                IdMapEntry.entity == entity,
+                IdMapEntry.canonical_id.in_(wanted[start : start + CHUNK]),
+                IdMapEntry.connector == connector,
+                IdMapEntry.stream == stream,
+            )
+        )
+        found.update({row.canonical_id: row for row in rows})
+    return found
+
+
+def link(
+    session: Session,
+    existing: IdMapEntry | None,
+    *,
+    entity: str,
+    canonical_id: str,
+    connector: str,
+    stream: str,
+    native_id: str,
+    **changes: Any,
+) -> IdMapEntry:
+    """Create or update the row of one side of a canonical record."""
+    row = existing
+    if row is None:
+        row = IdMapEntry(
+            entity=entity,
+            canonical_id=canonical_id,
+            connector=connector,
+            stream=stream,
+            native_id=native_id,
+            deleted=False,
+        )
+        session.add(row)
+    else:
+        row.native_id = native_id
+        row.canonical_id = canonical_id
+    for name, value in changes.items():
+        setattr(row, name, value)
+    return row
+
+
+class Resolver:
+    """References of one connector, through the id map: (entity, native id) <-> canonical id.
+
+    ``streams`` says which stream of the connector holds each entity. Answers are cached for the
+    run; :meth:`prefetch` fills the cache for a whole page with one query per entity.
+    """
+
+    def __init__(self, session_factory: Any, connector: str, streams: Mapping[str, str]) -> None:
+        self._session = session_factory
+        self.connector = connector
+        self.streams = streams
+        self._to_canonical: dict[tuple[str, str], str | None] = {}
+        self._to_native: dict[tuple[str, str], str | None] = {}
+
+    def prefetch_native(self, pairs: Iterable[tuple[str, str]]) -> None:
+        by_entity: dict[str, list[str]] = {}
+        for entity, native in pairs:
+            if (entity, native) not in self._to_canonical and entity in self.streams:
+                by_entity.setdefault(entity, []).append(native)
+        if not by_entity:
+            return
+        with self._session() as session:
+            for entity, natives in by_entity.items():
+                rows = by_native(session, self.connector, self.streams[entity], natives)
+                for native in natives:
+                    row = rows.get(native)
+                    self._to_canonical[(entity, native)] = row.canonical_id if row else None
+
+    def prefetch_canonical(self, pairs: Iterable[tuple[str, str]]) -> None:
+        by_entity: dict[str, list[str]] = {}
+        for entity, canonical in pairs:
+            if (entity, canonical) not in self._to_native and entity in self.streams:
+                by_entity.setdefault(entity, []).append(canonical)
+        if not by_entity:
+            return
+        with self._session() as session:
+            for entity, canonicals in by_entity.items():
+                rows = by_canonical(
+                    session, entity, self.connector, self.streams[entity], canonicals
+                )
+                for canonical in canonicals:
+                    row = rows.get(canonical)
+                    self._to_native[(entity, canonical)] = row.native_id if row else None
+
+    def to_canonical(self, entity: str, native_id: str) -> str | None:
+        if (entity, native_id) not in self._to_canonical:
+            self.prefetch_native([(entity, native_id)])
+        return self._to_canonical.get((entity, native_id))
+
+    def to_native(self, entity: str, canonical_id: str) -> str | None:
+        if (entity, canonical_id) not in self._to_native:
+            self.prefetch_canonical([(entity, canonical_id)])
+        return self._to_native.get((entity, canonical_id))
+
+    def learn(self, entity: str, native_id: str, canonical_id: str) -> None:
+        """A record just linked in this run: references to it resolve at once."""
+        self._to_canonical[(entity, native_id)] = canonical_id
+        self._to_native[(entity, canonical_id)] = native_id
+
+    def forget_misses(self) -> None:
+        """Drop cached misses: a dependency synced meanwhile may resolve them now."""
+        self._to_canonical = {k: v for k, v in self._to_canonical.items() if v is not None}
+        self._to_native = {k: v for k, v in self._to_native.items() if v is not None}

@@ -1,0 +1,841 @@
+"""One run of one flow: read the source page by page, map, decide, write, commit.
+
+Per page, in order:
+
+1. map each native record to canonical (the source's mapping, references through the id map);
+   a record that cannot be mapped becomes a dead letter and the page goes on;
+2. compare with what was last synced on the source side: unchanged records (including our own
+   writes read back: echoes) cost nothing more;
+3. reserve canonical ids for records seen for the first time (a commit of its own, so a crash
+   after the target accepted a create cannot make the retry create it again: the retry finds it
+   by the key the target stores);
+4. find each record's counterpart in the target through the id map, or by its identity key
+   (``integration_meta.id``, a document number, the canonical id) before creating it;
+5. for two-way pairs, read the target's current version and let the pair's policy decide what
+   to write;
+6. write the batch with bounded concurrency (a batch refused as a whole is split);
+7. commit the id map, snapshots, dead letters, counters and the cursor's progress together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from syncer.canonical import ENTITIES
+from syncer.config.models import FlowConfig
+from syncer.connector import LOCATION_FIELD, Page, Record, WriteKind, WriteOp, WriteResult
+from syncer.engine import conflicts, cursor, deadletters, idmap
+from syncer.engine.context import EngineContext
+from syncer.engine.deadletters import Failure
+from syncer.engine.idmap import Resolver
+from syncer.engine.repzo_logs import RunLogs
+from syncer.engine.snapshots import changed_fields, merged, snapshot
+from syncer.errors import RecordError
+from syncer.logs import get_logger, log_context
+from syncer.mapping.errors import MappingError, UnresolvedReference
+from syncer.mapping.hashing import content_hash
+from syncer.mapping.mapping import CanonicalRecord, CompiledMapping, MappingContext
+from syncer.remote.errors import RemoteError, SkippableRemoteError, UncertainWrite
+from syncer.state.base import utcnow
+from syncer.state.models import IdMapEntry, Run
+
+log = get_logger(__name__)
+
+DOCUMENTS = frozenset({"invoice", "payment", "credit_note"})
+
+
+@dataclass(slots=True)
+class Counts:
+    read: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    failed: int = 0
+    deleted: int = 0
+    conflicts: int = 0
+    echoes: int = 0
+    """Unchanged records that were the engine's own writes read back (part of ``unchanged``)."""
+
+    def as_body(self) -> dict[str, int]:
+        return {
+            "read": self.read,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "skipped": self.skipped,
+            "failed": self.failed,
+            "deleted": self.deleted,
+            "conflicts": self.conflicts,
+        }
+
+
+@dataclass(slots=True)
+class RunResult:
+    run_id: str
+    flow: str
+    status: str
+    """``succeeded``, ``partial`` (dead letters), ``failed``, ``stopped`` or ``skipped``."""
+    counts: Counts
+    error: str | None = None
+    error_exit: int | None = None
+    """The exit code the error maps to (3: a system could not be reached)."""
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class _Item:
+    """One source record on its way through a page."""
+
+    native: Record
+    native_id: str
+    key: str
+    canonical: CanonicalRecord
+    values: dict[str, Any]
+    snap: dict[str, Any]
+    row: IdMapEntry | None
+    target_row: IdMapEntry | None = None
+    found: str | None = None
+    """Target native id found by the identity key (not yet in the id map)."""
+    lookup: tuple[str, str] | None = None
+    op: WriteOp | None = None
+    written_fields: frozenset[str] = frozenset()
+    undecided: frozenset[str] = frozenset()
+    result: WriteResult | None = None
+    failure: Failure | None = None
+    outcome: str = ""
+
+
+@dataclass(slots=True)
+class _PageOutcome:
+    at_bound: dict[str, str] = field(default_factory=dict)
+
+
+class FlowRun:
+    """Runs one flow once. Create a fresh one per run."""
+
+    def __init__(
+        self, context: EngineContext, flow: FlowConfig, *, stop: asyncio.Event | None = None
+    ) -> None:
+        self.context = context
+        self.flow = flow
+        self.stop = stop or asyncio.Event()
+        self.run_id = str(uuid.uuid4())
+        self.counts = Counts()
+        self.binding = context.binding(flow.name)
+        self.source_mapping: CompiledMapping = self.binding.source
+        self.target_mapping: CompiledMapping = self.binding.target
+        self.fields = self.binding.fields
+        self.entity = self.source_mapping.entity
+        self.source = context.connector(flow.source.connector)
+        self.target = context.connector(flow.target.connector)
+        self.source_info = context.stream_info(flow.source.connector, flow.source.stream)
+        self.target_info = context.stream_info(flow.target.connector, flow.target.stream)
+        store = context.store
+        self.source_refs = Resolver(
+            store.session, flow.source.connector, context.entity_streams(flow.source.connector)
+        )
+        self.target_refs = Resolver(
+            store.session, flow.target.connector, context.entity_streams(flow.target.connector)
+        )
+        self.source_context = MappingContext(
+            context.variables(flow.source.connector), self.source_refs
+        )
+        self.target_context = MappingContext(
+            context.variables(flow.target.connector), self.target_refs
+        )
+        self.pair = context.pair_of(flow)
+        self.model = ENTITIES[self.entity]
+        self.logs = RunLogs.for_flow(context, flow, self.run_id)
+        self.failed_records: list[dict[str, Any]] = []
+
+    # -- the run -----------------------------------------------------------------------------
+
+    async def execute(self) -> RunResult:
+        started = utcnow()
+        with log_context(flow=self.flow.name, run_id=self.run_id):
+            self._open_run(started)
+            await self.logs.started()
+            status, error, exit_code = "succeeded", None, None
+            try:
+                complete = await self._scan()
+                if not self.stop.is_set():
+                    await self.retry_dead_letters()
+                    if complete and self.flow.mode == "mirror":
+                        await self._mirror()
+                if self.stop.is_set():
+                    status = "stopped"
+                elif self.counts.failed:
+                    status = "partial"
+            except RemoteError as failure:
+                status, error, exit_code = "failed", failure.message, int(failure.exit_code)
+                log.error("run failed", **failure.fields())
+            finished = utcnow()
+            self._close_run(status, error, finished)
+            await self.logs.finished(status, self.counts.as_body(), error, self.failed_records)
+            log.info("run finished", status=status, **self.counts.as_body())
+            return RunResult(
+                self.run_id,
+                self.flow.name,
+                status,
+                self.counts,
+                error,
+                exit_code,
+                started,
+                finished,
+            )
+
+    def _open_run(self, started: datetime) -> None:
+        with self.context.store.session() as session:
+            session.add(
+                Run(
+                    id=self.run_id,
+                    flow=self.flow.name,
+                    kind="sync",
+                    status="running",
+                    started_at=started,
+                    sync_id=self.logs.sync_id,
+                    host=socket.gethostname()[:255],
+                    pid=os.getpid(),
+                )
+            )
+
+    def _close_run(self, status: str, error: str | None, finished: datetime) -> None:
+        with self.context.store.session() as session:
+            run = session.get(Run, self.run_id)
+            if run is None:
+                return
+            run.status = status
+            run.finished_at = finished
+            run.error = error
+            for name, value in self.counts.as_body().items():
+                setattr(run, name, value)
+
+    async def _scan(self) -> bool:
+        """Read the source; returns True when the listing was read to its end."""
+        flow = self.flow
+        full = flow.mode == "mirror"
+        server_now = None
+        if self.source_info.cursor in ("updated_at", "id") and not full:
+            server_now = await self.source.server_time()
+        with self.context.store.session() as session:
+            scan = cursor.plan(
+                session,
+                flow=flow.name,
+                connector=flow.source.connector,
+                stream=flow.source.stream,
+                info=self.source_info,
+                settings=flow.cursor,
+                server_now=server_now,
+                page_size=flow.batch_size,
+                full=full,
+            )
+        if scan is None:
+            log.info("nothing new: the source's clock has not passed the watermark")
+            return True
+        log.info(
+            "scan",
+            kind=scan.kind,
+            since=scan.request.updated_from.isoformat() if scan.request.updated_from else None,
+            until=scan.bound.isoformat() if scan.bound else None,
+            resumed=scan.resumed,
+        )
+        at_bound: dict[str, str] = {}
+        position: str | None = None
+        pages = self.source.read(flow.source.stream, scan.request)
+        try:
+            async for page in pages:
+                position = page.position if page.position is not None else position
+                outcome = await self._page(page, scan)
+                at_bound.update(outcome.at_bound)
+                if self.stop.is_set():
+                    log.info("stopping after this page, as asked")
+                    return False
+        finally:
+            aclose = getattr(pages, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        with self.context.store.session() as session:
+            cursor.complete(
+                session,
+                flow.name,
+                flow.source.connector,
+                flow.source.stream,
+                scan,
+                position,
+                at_bound,
+            )
+        return True
+
+    async def _page(self, page: Page, scan: cursor.Scan) -> _PageOutcome:
+        outcome = _PageOutcome()
+        self.counts.read += len(page.records) + len(page.rejected)
+        kept: list[Record] = []
+        updated_field = self.source_info.updated_field
+        for record in page.records:
+            stamp = cursor.parse_instant(record.get(updated_field)) if updated_field else None
+            if stamp is not None and scan.bound is not None and stamp == scan.bound:
+                native_id = str(record.get(self.source_info.key))
+                outcome.at_bound[native_id] = cursor.record_hash(record)
+            if (
+                stamp is not None
+                and scan.watermark is not None
+                and stamp == scan.watermark
+                and scan.boundary.get(str(record.get(self.source_info.key)))
+                == cursor.record_hash(record)
+            ):
+                self.counts.unchanged += 1  # read at the boundary last time, exactly like this
+                continue
+            kept.append(record)
+        rejected = [
+            Failure(r.key, r.reason, "read", {"raw": r.raw}, field=r.field) for r in page.rejected
+        ]
+
+        def progress(session: Session) -> None:
+            cursor.save_progress(
+                session,
+                self.flow.name,
+                self.flow.source.connector,
+                self.flow.source.stream,
+                scan,
+                page.position,
+            )
+
+        await self.process(kept, extra_failures=rejected, on_commit=progress)
+        return outcome
+
+    # -- records -----------------------------------------------------------------------------
+
+    async def process(
+        self,
+        records: Sequence[Record],
+        *,
+        extra_failures: Sequence[Failure] = (),
+        on_commit: Callable[[Session], None] | None = None,
+    ) -> list[_Item]:
+        """Sync a batch of native source records (a page, or dead letters being retried)."""
+        items, failures = self._map(records)
+        failures.extend(extra_failures)
+        changed = self._changed(items)
+        self._reserve(changed)
+        await self._counterparts(changed)
+        await self._decide(changed)
+        await self._write([item for item in changed if item.op is not None])
+        await self._write_back(changed)
+        self._commit(items, changed, failures, on_commit)
+        await self.logs.documents(changed, self)
+        await self.logs.deliver()
+        return items
+
+    def _map(self, records: Sequence[Record]) -> tuple[list[_Item], list[Failure]]:
+        mapping = self.source_mapping
+        self.source_refs.prefetch_native(
+            pair for record in records for pair in mapping.references(record)
+        )
+        items: list[_Item] = []
+        failures: list[Failure] = []
+        for record in records:
+            location = record.get(LOCATION_FIELD)
+            try:
+                native_id = mapping.native_id(record)
+            except MappingError as error:
+                failures.append(
+                    Failure(str(location or "?"), error.message, "mapping", record, error.field)
+                )
+                continue
+            key = native_id
+            try:
+                canonical = mapping.read(record, self.source_context)
+            except UnresolvedReference as error:
+                failures.append(Failure(key, error.message, "reference", record, error.field))
+                continue
+            except RecordError as error:
+                failures.append(Failure(key, error.message, "mapping", record, error.field))
+                continue
+            snap = snapshot(canonical.values, self.fields)
+            items.append(_Item(record, native_id, key, canonical, canonical.values, snap, None))
+        with self.context.store.session() as session:
+            rows = idmap.by_native(
+                session,
+                self.flow.source.connector,
+                self.flow.source.stream,
+                [i.native_id for i in items],
+            )
+        for item in items:
+            item.row = rows.get(item.native_id)
+        return items, failures
+
+    def _changed(self, items: list[_Item]) -> list[_Item]:
+        changed = []
+        for item in items:
+            row = item.row
+            if (
+                row is not None
+                and row.snapshot is not None
+                and not changed_fields(item.snap, row.snapshot, self.fields)
+            ):
+                item.outcome = "unchanged"
+                self.counts.unchanged += 1
+                if self.pair is not None and row.origin == self.pair.reverse:
+                    self.counts.echoes += 1
+                continue
+            changed.append(item)
+        return changed
+
+    def _reserve(self, items: list[_Item]) -> None:
+        """Give first-seen records their canonical id, committed before anything is written."""
+        fresh = [item for item in items if item.row is None]
+        if not fresh:
+            return
+        with self.context.store.session() as session:
+            for item in fresh:
+                item.row = idmap.link(
+                    session,
+                    None,
+                    entity=self.entity,
+                    canonical_id=idmap.new_canonical_id(),
+                    connector=self.flow.source.connector,
+                    stream=self.flow.source.stream,
+                    native_id=item.native_id,
+                    snapshot=None,
+                )
+
+    async def _counterparts(self, items: list[_Item]) -> None:
+        if not items:
+            return
+        with self.context.store.session() as session:
+            rows = idmap.by_canonical(
+                session,
+                self.entity,
+                self.flow.target.connector,
+                self.flow.target.stream,
+                [item.row.canonical_id for item in items if item.row is not None],
+            )
+        by_lookup: dict[str, dict[str, list[_Item]]] = {}
+        for item in items:
+            assert item.row is not None
+            item.target_row = rows.get(item.row.canonical_id)
+            item.lookup = self.target_mapping.lookup(
+                item.values, self.target_context, item.row.canonical_id
+            )
+            if item.target_row is None and item.lookup is not None:
+                path, value = item.lookup
+                by_lookup.setdefault(path, {}).setdefault(value, []).append(item)
+        for path, wanted in by_lookup.items():
+            found = await self.target.lookup(self.flow.target.stream, path, list(wanted))
+            for record in found:
+                value = _dig(record, path)
+                for item in wanted.get(str(value), []):
+                    item.found = self.target_mapping.native_id(record)
+
+    async def _decide(self, items: list[_Item]) -> None:
+        current = await self._current_targets(items)
+        mode = self.flow.mode
+        for item in items:
+            assert item.row is not None
+            canonical_id = item.row.canonical_id
+            existing = item.target_row.native_id if item.target_row is not None else item.found
+            if existing is None:
+                if item.canonical.deleted and mode != "create_only":
+                    item.outcome = "skipped"  # nothing to disable where it never arrived
+                    continue
+                fields: set[str] | frozenset[str] = self.fields
+                kind: WriteKind = "create"
+            elif mode == "create_only":
+                # Documents are sent once; one already there (a crash after the target took
+                # it, or a retry) is linked, never sent again.
+                item.outcome = "skipped" if item.target_row is not None else "linked"
+                continue
+            else:
+                fields = self._fields_to_write(item, current.get(existing))
+                kind = "update"
+                if not fields and not item.canonical.deleted:
+                    item.outcome = "linked" if item.target_row is None else "unchanged"
+                    continue
+            if (
+                item.canonical.deleted
+                and kind == "update"
+                and "active" not in self.target_mapping.write_fields
+            ):
+                item.op = WriteOp("delete", {}, ref=item.key, native_id=existing)
+                item.written_fields = frozenset()
+                continue
+            try:
+                native = self.target_mapping.write(
+                    item.values,
+                    self.target_context,
+                    frozenset(fields),
+                    record_key=item.key,
+                    canonical_id=canonical_id,
+                )
+            except UnresolvedReference as error:
+                item.failure = Failure(
+                    item.key, error.message, "reference", item.native, error.field
+                )
+                continue
+            except RecordError as error:
+                item.failure = Failure(item.key, error.message, "mapping", item.native, error.field)
+                continue
+            item.written_fields = frozenset(fields)
+            item.op = WriteOp(kind, native, ref=item.key, native_id=existing, lookup=item.lookup)
+
+    def _fields_to_write(self, item: _Item, target_now: dict[str, Any] | None) -> set[str]:
+        """Every carried field for a one-way flow (the source is the authority); for a two-way
+        pair, what the policy lets through."""
+        if self.pair is None or target_now is None:
+            if item.target_row is not None and item.target_row.snapshot is not None:
+                stale = changed_fields(item.snap, item.target_row.snapshot, self.fields)
+                return stale  # only what the target does not already have
+            return set(self.fields)
+        assert item.row is not None
+        with self.context.store.session() as session:
+            held = conflicts.open_fields(session, self.entity, item.row.canonical_id)
+        decision = conflicts.decide(
+            source=self.flow.source.connector,
+            target=self.flow.target.connector,
+            source_now=item.snap,
+            source_synced=item.row.snapshot,
+            target_now=target_now,
+            target_synced=item.target_row.snapshot if item.target_row else None,
+            fields=self.fields,
+            settings=self.pair.conflict,
+            source_time=_time(item.canonical.updated_at),
+            target_time=_time(target_now.get("__updated_at")),
+        )
+        for name, reason in decision.reasons.items():
+            log.info(
+                "conflict decided" if name not in decision.undecided else "conflict for review",
+                record=item.key,
+                field=name,
+                reason=reason,
+            )
+        undecided = decision.undecided | (held & set(self.fields))
+        if decision.reasons:
+            self.counts.conflicts += 1
+        if decision.undecided:
+            values = {
+                name: {
+                    self.flow.source.connector: item.snap.get(name),
+                    self.flow.target.connector: target_now.get(name),
+                    "synced": (item.row.snapshot or {}).get(name),
+                }
+                for name in decision.undecided
+            }
+            with self.context.store.session() as session:
+                conflicts.record(
+                    session,
+                    flow=self.flow.name,
+                    entity=self.entity,
+                    canonical_id=item.row.canonical_id,
+                    source=self.flow.source.connector,
+                    target=self.flow.target.connector,
+                    values=values,
+                    reason="; ".join(decision.reasons[name] for name in sorted(decision.undecided)),
+                )
+        item.undecided = frozenset(undecided)
+        return decision.write - undecided
+
+    async def _current_targets(self, items: list[_Item]) -> dict[str, dict[str, Any]]:
+        """For a two-way pair: the target's current version of records about to be updated,
+        as canonical snapshots (one lookup per page)."""
+        if self.pair is None:
+            return {}
+        natives = [
+            item.target_row.native_id if item.target_row is not None else item.found
+            for item in items
+        ]
+        wanted = [native for native in natives if native]
+        if not wanted:
+            return {}
+        key = self.target_mapping.key.text
+        found = await self.target.lookup(self.flow.target.stream, key, wanted)
+        current: dict[str, dict[str, Any]] = {}
+        for record in found:
+            try:
+                canonical = self.target_mapping.read(record, self.target_context)
+            except RecordError:
+                continue  # the reverse flow will dead-letter it with the full story
+            snap = snapshot(canonical.values, self.fields)
+            snap["__updated_at"] = canonical.updated_at
+            current[canonical.native_id] = snap
+        return current
+
+    async def _write(self, items: list[_Item]) -> None:
+        ops = [item.op for item in items if item.op is not None]
+        if not ops:
+            return
+        results = await self._write_split(ops)
+        by_ref = {result.ref: result for result in results}
+        for item in items:
+            item.result = by_ref.get(item.key)
+
+    async def _write_split(self, ops: list[WriteOp]) -> list[WriteResult]:
+        """Write; a batch the target refuses as a whole is split until the bad records are
+        alone, so the good ones still go through."""
+        try:
+            return await self.target.write(self.flow.target.stream, ops)
+        except (SkippableRemoteError, UncertainWrite) as error:
+            if len(ops) == 1:
+                return [WriteResult(ops[0].ref, "failed", native_id=ops[0].native_id, error=error)]
+            middle = len(ops) // 2
+            return [*await self._write_split(ops[:middle]), *await self._write_split(ops[middle:])]
+
+    async def _write_back(self, items: list[_Item]) -> None:
+        """Tell the source the target's key of what it just created there, where the source can
+        store it without it counting as a change (Repzo's update-integration-meta)."""
+        annotate = getattr(self.source, "annotate", None)
+        if annotate is None or not self.source_mapping.identity:
+            return
+        for item in items:
+            result = item.result
+            if result is None or result.outcome != "created" or not result.record:
+                continue
+            try:
+                target_view = self.target_mapping.read(result.record, self.target_context)
+            except RecordError:
+                continue
+            assert item.row is not None
+            keys = self.source_mapping.write(
+                target_view.values,
+                self.source_context,
+                frozenset(),
+                canonical_id=item.row.canonical_id,
+            )
+            identity = {
+                path.text: _dig(keys, path.text) for path, _ in self.source_mapping.identity
+            }
+            identity = {path: value for path, value in identity.items() if value is not None}
+            if not identity:
+                continue
+            try:
+                await annotate(self.flow.source.stream, item.native_id, identity)
+            except RemoteError as error:
+                log.warning(
+                    "could not write the target's key back to the source",
+                    record=item.key,
+                    error=error.message,
+                )
+
+    # -- commit ------------------------------------------------------------------------------
+
+    def _commit(
+        self,
+        items: list[_Item],
+        changed: list[_Item],
+        failures: list[Failure],
+        on_commit: Callable[[Session], None] | None,
+    ) -> None:
+        flow = self.flow
+        synced: list[str] = []
+        with self.context.store.session() as session:
+            for item in changed:
+                failure = item.failure or self._failure_of(item)
+                if failure is not None:
+                    failures.append(failure)
+                    continue
+                self._record_success(session, item)
+                synced.append(item.key)
+            for item in items:
+                if item.outcome == "unchanged":
+                    synced.append(item.key)
+                    if flow.mode == "mirror" and item.row is not None:
+                        row = session.merge(item.row)
+                        row.last_seen_run = self.run_id
+            for failure in failures:
+                deadletters.park(
+                    session,
+                    flow.name,
+                    flow.source.connector,
+                    flow.source.stream,
+                    failure,
+                    self.run_id,
+                )
+                self.counts.failed += 1
+                if len(self.failed_records) < 100:
+                    self.failed_records.append(
+                        {
+                            "record": failure.record_key,
+                            "field": failure.field,
+                            "error": failure.reason,
+                        }
+                    )
+            deadletters.resolve(session, flow.name, synced)
+            run = session.get(Run, self.run_id)
+            if run is not None:
+                for name, value in self.counts.as_body().items():
+                    setattr(run, name, value)
+            if on_commit is not None:
+                on_commit(session)
+
+    def _failure_of(self, item: _Item) -> Failure | None:
+        result = item.result
+        if item.op is None or result is None:
+            return None
+        if result.outcome != "failed":
+            return None
+        error = result.error
+        kind = "validation" if isinstance(error, SkippableRemoteError) else "remote"
+        reason = error.message if error is not None else "the target refused the record"
+        return Failure(
+            item.key,
+            reason,
+            kind,
+            item.native,
+            field=None,
+            status_code=error.status if error is not None else None,
+        )
+
+    def _record_success(self, session: Session, item: _Item) -> None:
+        flow = self.flow
+        assert item.row is not None
+        canonical_id = item.row.canonical_id
+        settled = set(self.fields) - item.undecided
+        source_row = session.merge(item.row)
+        source_row.snapshot = merged(source_row.snapshot, item.snap, settled)
+        source_row.content_hash = content_hash(source_row.snapshot)
+        source_row.native_updated_at = _text(item.canonical.updated_at)
+        source_row.origin = None
+        source_row.deleted = item.canonical.deleted
+        if flow.mode == "mirror":
+            source_row.last_seen_run = self.run_id
+        result = item.result
+        target_native = (
+            result.native_id
+            if result is not None and result.native_id
+            else item.target_row.native_id
+            if item.target_row is not None
+            else item.found
+        )
+        if target_native is None:
+            self._count(item)  # skipped: nothing in the target to link
+            return
+        previous = session.merge(item.target_row) if item.target_row is not None else None
+        written = merged(previous.snapshot if previous else None, item.snap, item.written_fields)
+        if result is None and previous is None:
+            written = merged(None, item.snap, self.fields)  # found by its key, already in place
+        target_row = idmap.link(
+            session,
+            previous,
+            entity=self.entity,
+            canonical_id=canonical_id,
+            connector=flow.target.connector,
+            stream=flow.target.stream,
+            native_id=target_native,
+            snapshot=written,
+            content_hash=content_hash(written),
+            written_hash=content_hash(item.snap, item.written_fields)
+            if item.op is not None
+            else None,
+            origin=flow.name if item.op is not None else None,
+            deleted=item.canonical.deleted,
+        )
+        self.target_refs.learn(self.entity, target_row.native_id, canonical_id)
+        self.source_refs.learn(self.entity, item.native_id, canonical_id)
+        self._count(item)
+
+    def _count(self, item: _Item) -> None:
+        if item.result is not None:
+            item.outcome = item.result.outcome
+        outcome = item.outcome or "unchanged"
+        if outcome == "created":
+            self.counts.created += 1
+        elif outcome == "updated":
+            self.counts.updated += 1
+        elif outcome == "deleted":
+            self.counts.deleted += 1
+        elif outcome == "skipped":
+            self.counts.skipped += 1
+        else:  # unchanged, or linked to what the target already had
+            self.counts.unchanged += 1
+
+    # -- dead letters and mirror -------------------------------------------------------------
+
+    async def retry_dead_letters(self, *, force: bool = False) -> int:
+        """Run due dead letters through the flow again, from their stored payload."""
+        now = utcnow() + (timedelta(days=36_500) if force else timedelta(0))
+        with self.context.store.session() as session:
+            letters = deadletters.due(session, self.flow.name, now)
+            payloads = [(letter.record_key, letter.payload) for letter in letters if letter.payload]
+        if not payloads:
+            return 0
+        self.source_refs.forget_misses()
+        self.target_refs.forget_misses()
+        log.info("retrying dead letters", count=len(payloads))
+        before = self.counts.failed
+        await self.process([payload for _, payload in payloads])
+        return len(payloads) - (self.counts.failed - before)
+
+    async def _mirror(self) -> None:
+        """After a complete listing: records the source no longer has are disabled in the
+        target. Never after a partial listing, or an outage would disable everything."""
+        flow = self.flow
+        with self.context.store.session() as session:
+            gone = list(
+                session.scalars(
+                    select(IdMapEntry).where(
+                        IdMapEntry.connector == flow.source.connector,
+                        IdMapEntry.stream == flow.source.stream,
+                        IdMapEntry.deleted.is_(False),
+                        (IdMapEntry.last_seen_run.is_(None))
+                        | (IdMapEntry.last_seen_run != self.run_id),
+                    )
+                )
+            )
+            targets = idmap.by_canonical(
+                session,
+                self.entity,
+                flow.target.connector,
+                flow.target.stream,
+                [row.canonical_id for row in gone],
+            )
+        ops: list[WriteOp] = []
+        for row in gone:
+            target_row = targets.get(row.canonical_id)
+            if target_row is None or target_row.deleted:
+                continue
+            if "active" in self.target_mapping.write_fields:
+                native = self.target_mapping.write(
+                    {"active": False}, self.target_context, frozenset({"active"})
+                )
+                ops.append(
+                    WriteOp("update", native, ref=row.native_id, native_id=target_row.native_id)
+                )
+            else:
+                ops.append(WriteOp("delete", {}, ref=row.native_id, native_id=target_row.native_id))
+        results = await self._write_split(ops) if ops else []
+        done = {result.ref for result in results if result.outcome != "failed"}
+        with self.context.store.session() as session:
+            for row in gone:
+                if row.native_id in done or row.canonical_id not in targets:
+                    stored = session.merge(row)
+                    stored.deleted = True
+                    if row.native_id in done:
+                        self.counts.deleted += 1
+        if gone:
+            log.info("mirror: gone from the source", count=len(gone), disabled=len(done))
+
+
+def _dig(record: Any, path: str) -> Any:
+    value = record
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def _time(value: Any) -> datetime | None:
+    return cursor.parse_instant(value)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)[:64]

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from syncer.mapping.mapping import UNSYNCED
 from syncer.state.models import IdMapEntry
 
 CHUNK = 500
@@ -134,11 +135,16 @@ class Resolver:
                     self._to_native[(entity, canonical)] = row.native_id if row else None
 
     def to_canonical(self, entity: str, native_id: str) -> str | None:
+        """The canonical id; for a record not synced yet, ``unsynced:<native id>``: only a
+        target that needs the reference waits for it (an invoice line's variant need not hold
+        up an invoice whose target only uses the product)."""
         if (entity, native_id) not in self._to_canonical:
             self.prefetch_native([(entity, native_id)])
-        return self._to_canonical.get((entity, native_id))
+        return self._to_canonical.get((entity, native_id)) or f"{UNSYNCED}{native_id}"
 
     def to_native(self, entity: str, canonical_id: str) -> str | None:
+        if canonical_id.startswith(UNSYNCED):
+            return None
         if (entity, canonical_id) not in self._to_native:
             self.prefetch_canonical([(entity, canonical_id)])
         return self._to_native.get((entity, canonical_id))

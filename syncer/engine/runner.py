@@ -351,17 +351,17 @@ class FlowRun:
                 native_id = mapping.native_id(record)
             except MappingError as error:
                 failures.append(
-                    Failure(str(location or "?"), error.message, "mapping", record, error.field)
+                    Failure(str(location or "?"), error.reason, "mapping", record, error.field)
                 )
                 continue
             key = native_id
             try:
                 canonical = mapping.read(record, self.source_context)
             except UnresolvedReference as error:
-                failures.append(Failure(key, error.message, "reference", record, error.field))
+                failures.append(Failure(key, error.reason, "reference", record, error.field))
                 continue
             except RecordError as error:
-                failures.append(Failure(key, error.message, "mapping", record, error.field))
+                failures.append(Failure(key, error.reason, "mapping", record, error.field))
                 continue
             snap = snapshot(canonical.values, self.fields)
             items.append(_Item(record, native_id, key, canonical, canonical.values, snap, None))
@@ -481,11 +481,11 @@ class FlowRun:
                 )
             except UnresolvedReference as error:
                 item.failure = Failure(
-                    item.key, error.message, "reference", item.native, error.field
+                    item.key, error.reason, "reference", item.native, error.field
                 )
                 continue
             except RecordError as error:
-                item.failure = Failure(item.key, error.message, "mapping", item.native, error.field)
+                item.failure = Failure(item.key, error.reason, "mapping", item.native, error.field)
                 continue
             item.written_fields = frozenset(fields)
             item.op = WriteOp(kind, native, ref=item.key, native_id=existing, lookup=item.lookup)

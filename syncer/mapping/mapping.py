@@ -22,6 +22,11 @@ from syncer.mapping.expressions import Expression
 from syncer.mapping.paths import MISSING, Path
 from syncer.mapping.transforms import Transform, TransformValueError, to_decimal
 
+UNSYNCED = "unsynced:"
+"""Prefix of a reference to a record the id map does not know yet (``unsynced:PL-RETAIL``): a
+resolver may hand it out on the way in, so that a reference the target does not need never
+holds a record up; written to a target that does need it, it is an UnresolvedReference."""
+
 CANONICAL_ID = "canonical_id"
 """Template name of the record's canonical id (``identity: {external_ref: "{canonical_id}"}``):
 a key any target can keep to find a record it was sent before."""
@@ -193,7 +198,9 @@ class FieldRule:
             if self.ref is not None:
                 resolved = context.refs.to_native(self.ref, str(value))
                 if resolved is None:
-                    raise UnresolvedReference(self.ref, str(value), field=self.name)
+                    raise UnresolvedReference(
+                        self.ref, str(value).removeprefix(UNSYNCED), field=self.name
+                    )
                 value = resolved
             if self.inverse_map is not None:
                 try:

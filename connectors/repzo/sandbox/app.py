@@ -167,7 +167,9 @@ class RepzoRequestHandler(BaseHTTPRequestHandler):
             time.sleep(decision.delay_s)
         if decision.kind is not None:
             core.recorder.fault(decision.kind)
-        if decision.kind == "429" or (decision.kind in ("5xx", "drop") and not decision.after):
+        if decision.kind in ("429", "reject") or (
+            decision.kind in ("5xx", "drop") and not decision.after
+        ):
             status = self._fail(decision)
         else:
             reply = self._run(request)
@@ -193,7 +195,12 @@ class RepzoRequestHandler(BaseHTTPRequestHandler):
         if decision.kind == "drop" or decision.status is None:
             self._abort()
             return NO_RESPONSE
-        message = "Too Many Requests" if decision.status == 429 else "Injected server error"
+        if decision.status == 429:
+            message = "Too Many Requests"
+        elif decision.status < 500:
+            message = "Validation failed: the record was refused (injected by the sandbox)"
+        else:
+            message = "Injected server error"
         reply = ApiError(decision.status, message).reply()
         if decision.retry_after is not None:
             reply.headers["Retry-After"] = str(decision.retry_after)

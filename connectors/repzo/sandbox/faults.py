@@ -17,7 +17,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-FaultKind = Literal["429", "5xx", "drop", "truncate"]
+FaultKind = Literal["429", "5xx", "drop", "truncate", "reject"]
+"""``reject`` answers a 4xx validation error (400 by default) without running the operation:
+a record the server refuses, for tests of per-record failures."""
 DEFAULT_5XX = (500, 502, 503)
 
 
@@ -148,7 +150,7 @@ class ScriptedFault(Scope):
     kind: FaultKind
     count: int = Field(1, ge=1)
     status: int | None = None
-    """For 5xx: the status (default 500)."""
+    """For 5xx: the status (default 500); for reject: the 4xx status (default 400)."""
     retry_after: int | None = Field(None, ge=0)
     """For 429: overrides the plan's Retry-After."""
     after: bool = False
@@ -241,7 +243,8 @@ class FaultInjector:
             pending.left -= 1
             if pending.left == 0:
                 del self._script[index]
-            statuses = (fault.status,) if fault.status else (500,)
+            default = 400 if fault.kind == "reject" else 500
+            statuses = (fault.status,) if fault.status else (default,)
             return Decision(
                 delay_s=delay_s,
                 kind=fault.kind,
@@ -258,6 +261,8 @@ class FaultInjector:
     def _status(self, kind: FaultKind, statuses: tuple[int, ...]) -> int | None:
         if kind == "429":
             return 429
+        if kind == "reject":
+            return statuses[0] if statuses and 400 <= statuses[0] < 500 else 400
         if kind == "5xx":
             return statuses[0] if len(statuses) == 1 else self._rng.choice(statuses)
         return None

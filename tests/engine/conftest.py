@@ -1,0 +1,112 @@
+"""A small world for engine tests: the sandbox Repzo and the ERP stub on loopback (real HTTP),
+a configuration wired to them, a state store (SQLite, and PostgreSQL when available), and a
+way to run flows."""
+
+from __future__ import annotations
+
+import asyncio
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from connectors.erp_stub.server import ErpStub
+from connectors.repzo.sandbox import RepzoSandbox
+from syncer.config import load_config
+from syncer.config.models import SyncerConfig
+from syncer.engine.engine import Engine
+from syncer.engine.runner import RunResult
+from syncer.state import open_store, upgrade_store
+from syncer.state.store import StateStore
+
+KEY = "rk-engine-tests"
+USER, PASSWORD = "sync", "erp-engine-pw"
+T0_MS = 1_796_000_000_000
+"""Both sandboxes' clocks start here, an hour after their seed data."""
+
+
+@dataclass
+class World:
+    repzo: RepzoSandbox
+    erp: ErpStub
+    folder: Path
+    store_url: str
+
+    def config(self, flows: str, extra: str = "") -> SyncerConfig:
+        path = self.folder / "syncer.yaml"
+        path.write_text(
+            textwrap.dedent(
+                f"""
+                state: {{url: "{self.store_url}"}}
+                connectors:
+                  repzo:
+                    {{type: repzo, base_url: "{self.repzo.url}", api_key: {KEY}, namespace: demo}}
+                  erp:
+                    type: erp_stub
+                    base_url: "{self.erp.url}"
+                    username: {USER}
+                    password: {PASSWORD}
+                  drop:
+                    type: csv
+                    path: "{self.folder / "drop"}"
+                    streams: {{customers: {{key: code}}}}
+                """
+            )
+            + textwrap.indent(textwrap.dedent(extra), "")
+            + "flows:\n"
+            + textwrap.indent(textwrap.dedent(flows).strip("\n"), "  ")
+            + "\n",
+            encoding="utf-8",
+        )
+        return load_config(path)
+
+    def tick(self, seconds: float = 10) -> None:
+        """Move both systems' clocks forward (past the safety margin of the last scan)."""
+        delta = int(seconds * 1000)
+        self.repzo.clock.advance(delta)
+        self.erp.clock.advance(delta)
+
+    def sync(self, config: SyncerConfig, *names: str) -> list[RunResult]:
+        return asyncio.run(run_flows(config, self.store_url, list(names)))
+
+
+async def run_flows(config: SyncerConfig, store_url: str, names: list[str]) -> list[RunResult]:
+    store = open_store(store_url)
+    try:
+        async with Engine(config, store) as engine:
+            return await engine.sync(names)
+    finally:
+        store.close()
+
+
+def store_for(url: str) -> StateStore:
+    upgrade_store(url)
+    return open_store(url)
+
+
+@pytest.fixture
+def world(tmp_path: Path, store_url: str) -> Iterator[World]:
+    (tmp_path / "drop").mkdir()
+    upgrade_store(store_url)
+    with (
+        RepzoSandbox(api_key=KEY) as repzo,
+        ErpStub(username=USER, password=PASSWORD, seed=False) as erp,
+    ):
+        repzo.clock.freeze(T0_MS)
+        erp.clock.freeze(T0_MS - 3_600_000)  # the ERP's data is an hour old when the test starts
+        yield World(repzo, erp, tmp_path, store_url)
+
+
+CUSTOMER_FLOWS = """
+- name: price-lists
+  source: {connector: erp, stream: price_lists}
+  target: {connector: repzo, stream: pricelists}
+- name: customers-erp-to-repzo
+  source: {connector: erp, stream: customers}
+  target: {connector: repzo, stream: client}
+- name: customers-repzo-to-erp
+  source: {connector: repzo, stream: client}
+  target: {connector: erp, stream: customers}
+"""

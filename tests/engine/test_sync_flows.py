@@ -1,0 +1,290 @@
+"""The engine end to end over real HTTP: ERP stub <-> sandbox Repzo, on SQLite and PostgreSQL.
+
+Every test here defends an invariant of the design brief and fails without it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+
+from syncer.state.models import DeadLetter, IdMapEntry
+from tests.engine.conftest import CUSTOMER_FLOWS, T0_MS, World, store_for
+
+SMALL = {"items": 0, "vans": 0, "invoices": 0, "credit_notes": 0, "payments": 0}
+
+
+def seed_customers(world: World, count: int) -> None:
+    world.erp.seed(customers=count, **SMALL)
+    world.erp.clock.freeze(T0_MS)
+
+
+def writes(world: World) -> int:
+    return sum(
+        count
+        for resource, count in world.repzo.stats().change_events.items()
+        if not resource.startswith("integration")
+    )
+
+
+def test_first_sync_creates_and_a_resync_writes_nothing(world):
+    seed_customers(world, 60)
+    config = world.config(CUSTOMER_FLOWS)
+    results = world.sync(config, "price-lists", "customers-erp-to-repzo")
+    assert [r.status for r in results] == ["succeeded", "succeeded"]
+    assert results[1].counts.created == 60
+    clients = world.repzo.documents("client")
+    assert len(clients) == 60
+    sample = next(c for c in clients if c["client_code"] == "C-00001")
+    assert sample["integration_meta"]["id"] == "demo_C-00001"
+    assert sample["sv_priceList"] in {p["_id"] for p in world.repzo.documents("pricelist")}
+    assert isinstance(sample["credit_limit"], int)  # money x1000
+
+    world.repzo.reset_stats()
+    world.erp.clock.advance(60_000)
+    world.erp.mutate(customers=0)  # nothing changes
+    world.tick()
+    again = world.sync(config, "customers-erp-to-repzo")
+    assert writes(world) == 0
+    assert again[0].counts.created == again[0].counts.updated == 0
+
+
+def test_our_own_writes_do_not_come_back(world):
+    seed_customers(world, 25)
+    config = world.config(CUSTOMER_FLOWS)
+    world.sync(config, "price-lists", "customers-erp-to-repzo")
+    world.tick()
+    world.erp.stats()  # the ERP stub counts writes; none may happen now
+    before = world.erp.stats().writes
+    [back] = world.sync(config, "customers-repzo-to-erp")
+    assert back.counts.read == 25 and back.counts.unchanged == 25 and back.counts.echoes == 25
+    assert back.counts.updated == back.counts.created == 0
+    assert world.erp.stats().writes == before
+
+
+def test_changes_on_each_side_reach_the_other_and_nothing_else_is_written(world):
+    seed_customers(world, 30)
+    config = world.config(CUSTOMER_FLOWS)
+    world.sync(config, "price-lists", "customers-erp-to-repzo")
+    world.tick()
+    world.sync(config, "customers-repzo-to-erp")  # echoes only
+
+    world.tick()
+    changed = world.erp.mutate(customers=4, seed=1)["customers"]
+    target = next(c for c in world.repzo.documents("client") if c["client_code"] not in changed)
+    world.repzo.set_options()  # no-op, keeps the sandbox honest about options
+    world.tick()
+    world.repzo.reset_stats()
+    [forward] = world.sync(config, "customers-erp-to-repzo")
+    assert forward.counts.updated == 4 and writes(world) == 4
+
+    # A rep edits a phone in Repzo: it goes to the ERP, and nothing bounces back.
+    world.repzo.clock.advance(1000)
+    import httpx
+
+    from tests.engine.conftest import KEY
+
+    httpx.put(
+        f"{world.repzo.url}/client/{target['_id']}",
+        json={"phone": "+962 79 000 1111"},
+        headers={"api-key": KEY},
+    )
+    world.tick()
+    [backward] = world.sync(config, "customers-repzo-to-erp")
+    assert backward.counts.updated == 1
+    assert world.erp.get("customers", target["client_code"])["phone"] == "+962 79 000 1111"
+    world.tick()
+    world.repzo.reset_stats()
+    [forward_again] = world.sync(config, "customers-erp-to-repzo")
+    assert forward_again.counts.updated == 0 and writes(world) == 0
+
+
+def test_a_refused_record_does_not_block_its_page_and_is_retried_once_fixed(world):
+    seed_customers(world, 40)
+    config = world.config(CUSTOMER_FLOWS)
+    world.sync(config, "price-lists")
+    world.repzo.script_fault("reject", 1, method="POST", path="/client")
+    [run] = world.sync(config, "customers-erp-to-repzo")
+    assert run.status == "partial"
+    assert run.counts.created == 39 and run.counts.failed == 1
+    store = store_for(world.store_url)
+    with store.session() as session:
+        [letter] = session.query(DeadLetter).all()
+        assert letter.status == "pending" and letter.attempts == 1 and letter.status_code == 400
+        assert letter.payload["id"] == letter.record_key
+    store.close()
+
+    # The cause is gone: the retry (due now) creates it, once.
+    import asyncio
+
+    from syncer.engine.engine import Engine
+
+    async def retry() -> int:
+        store = store_for(world.store_url)
+        try:
+            async with Engine(config, store) as engine:
+                return await engine.flow_run("customers-erp-to-repzo").retry_dead_letters(
+                    force=True
+                )
+        finally:
+            store.close()
+
+    assert asyncio.run(retry()) == 1
+    assert len(world.repzo.documents("client")) == 40
+    store = store_for(world.store_url)
+    with store.session() as session:
+        assert session.query(DeadLetter).one().status == "resolved"
+    store.close()
+
+
+def test_a_missing_reference_waits_and_resolves_when_its_record_arrives(world):
+    seed_customers(world, 5)
+    config = world.config(CUSTOMER_FLOWS)
+    [run] = world.sync(config, "customers-erp-to-repzo")  # price lists not synced yet
+    assert run.counts.failed == 5
+    store = store_for(world.store_url)
+    with store.session() as session:
+        reasons = {letter.reason for letter in session.query(DeadLetter).all()}
+    store.close()
+    assert any(reason.startswith("waiting for price_list PL-") for reason in reasons), reasons
+    world.sync(config, "price-lists")
+    import asyncio
+
+    from syncer.engine.engine import Engine
+
+    async def retry() -> int:
+        store = store_for(world.store_url)
+        try:
+            async with Engine(config, store) as engine:
+                return await engine.flow_run("customers-erp-to-repzo").retry_dead_letters(
+                    force=True
+                )
+        finally:
+            store.close()
+
+    assert asyncio.run(retry()) == 5
+    assert len(world.repzo.documents("client")) == 5
+
+
+def test_records_changed_while_a_scan_pages_arrive_by_the_next_run(world):
+    world.repzo.seed("client", 900, updated_at=T0_MS - 60_000)
+    config = world.config(
+        """
+        - name: clients-to-csv
+          source: {connector: repzo, stream: client}
+          target: {connector: drop, stream: customers}
+          batch_size: 100
+        """,
+        extra="""
+        """,
+    )
+    world.repzo.clock.unfreeze()
+    world.repzo.clock.set_offset(0)
+    world.repzo.clock.freeze(T0_MS)
+    world.repzo.mutate_while_paging("client", on_request=4, count=30, among="both", seed=2)
+    world.sync(config, "clients-to-csv")
+    mutated = set(world.repzo.stats().mutations["client"])
+    assert len(mutated) == 30
+    world.tick()
+    [second] = world.sync(config, "clients-to-csv")
+    assert second.counts.read >= len(mutated - set())  # every mutated record is read again
+    rows = (world.folder / "drop" / "customers.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert len(rows) == 901  # header + every client exactly once
+    ids = [line.split(",")[0] for line in rows[1:]]
+    assert len(set(ids)) == 900
+
+
+def test_a_page_of_one_timestamp_advances_and_the_boundary_is_not_redone(world):
+    stamp = T0_MS - 5_000  # exactly the first scan's bound (T0 minus the 5s margin)
+    world.repzo.seed("client", 450, updated_at=stamp)
+    config = world.config(
+        """
+        - name: clients-to-csv
+          source: {connector: repzo, stream: client}
+          target: {connector: drop, stream: customers}
+          batch_size: 100
+        """
+    )
+    [first] = world.sync(config, "clients-to-csv")
+    assert first.counts.created == 450  # five pages, all one timestamp: the keyset still advances
+    world.tick()
+    [second] = world.sync(config, "clients-to-csv")
+    # The boundary instant is read again (the filter may be inclusive) and dropped by (id, hash).
+    assert second.counts.read == 450 and second.counts.unchanged == 450
+    assert second.counts.created == second.counts.updated == 0
+
+
+def test_an_invoice_is_pushed_once_even_when_the_run_dies_after_the_erp_took_it(world, monkeypatch):
+    world.erp.seed(customers=3, items=2, vans=0, invoices=0, credit_notes=0, payments=0)
+    world.erp.clock.freeze(T0_MS)
+    config = world.config(
+        CUSTOMER_FLOWS
+        + """
+- name: products
+  source: {connector: erp, stream: items}
+  target: {connector: repzo, stream: product}
+- name: categories
+  source: {connector: erp, stream: item_groups}
+  target: {connector: repzo, stream: product-category}
+- name: taxes
+  source: {connector: erp, stream: taxes}
+  target: {connector: repzo, stream: tax}
+- name: invoices
+  source: {connector: repzo, stream: fullinvoices}
+  target: {connector: erp, stream: invoices}
+  mode: create_only
+"""
+    )
+    world.sync(config, "taxes", "categories", "products", "price-lists", "customers-erp-to-repzo")
+    client = world.repzo.documents("client")[0]
+    product = world.repzo.documents("product")[0]
+    world.repzo.insert(
+        "fullinvoices",
+        [
+            {
+                "serial_number": {"formatted": "INV-1021-4"},
+                "client_id": client["_id"],
+                "issue_date": "2026-11-29",
+                "status": "unpaid",
+                "subtotal": 5000,
+                "total": 5800,
+                "tax_amount": 800,
+                "items": [
+                    {
+                        "variant": {
+                            "variant_id": "v-1",
+                            "product_id": product["_id"],
+                            "variant_name": product["sku"],
+                        },
+                        "qty": 2,
+                        "price": 2500,
+                        "line_total": 5800,
+                    }
+                ],
+            }
+        ],
+    )
+    world.tick()
+
+    from syncer.engine import runner
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt("killed right after the ERP accepted the invoice")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(runner.FlowRun, "_commit", crash)
+        with contextlib.suppress(KeyboardInterrupt):
+            world.sync(config, "invoices")
+    assert len(world.erp.records("invoices")) == 1
+    [rerun] = world.sync(config, "invoices")
+    assert rerun.status == "succeeded"
+    invoices = world.erp.records("invoices")
+    assert len(invoices) == 1 and invoices[0]["number"] == "INV-1021-4"
+    assert invoices[0]["total"] == "5.800"
+    store = store_for(world.store_url)
+    with store.session() as session:
+        link = session.query(IdMapEntry).filter_by(connector="erp", stream="invoices").one()
+        assert link.native_id == invoices[0]["id"]
+    store.close()
+    logs = [d for d in world.repzo.documents("integration-action-log")]
+    assert json.dumps(logs)  # action logs are plain JSON documents

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from syncer import __version__
-from syncer.cli import check, db, mapping, sandbox, status, sync
+from syncer.cli import check, db, mapping, review, sandbox, status, sync
 from syncer.cli.common import LogOverrides
 from syncer.logs import LogFormat, configure_logging
 
@@ -24,6 +24,8 @@ app.command("status")(status.status)
 app.command("sync")(sync.sync)
 app.add_typer(db.app, name="db")
 app.add_typer(mapping.app, name="mapping")
+app.add_typer(review.dead_letters, name="dead-letters")
+app.add_typer(review.conflicts, name="conflicts")
 app.add_typer(sandbox.app, name="sandbox")
 
 

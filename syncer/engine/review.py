@@ -1,0 +1,143 @@
+"""What a person does about records syncer could not handle alone: dead letters to retry or
+drop, conflicts to resolve by taking one side."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from syncer.connector import WriteOp
+from syncer.engine import idmap
+from syncer.engine.engine import Engine
+from syncer.engine.snapshots import merged, snapshot
+from syncer.errors import SyncerError
+from syncer.exit_codes import ExitCode
+from syncer.mapping.hashing import content_hash
+from syncer.state.base import utcnow
+from syncer.state.models import Conflict, DeadLetter
+
+
+class ReviewError(SyncerError):
+    """The dead letter or conflict named does not exist or cannot be acted on."""
+
+    exit_code = ExitCode.BAD_CONFIG
+
+
+@dataclass(frozen=True, slots=True)
+class RetryReport:
+    flows: dict[str, tuple[int, int]]
+    """Flow -> (retried, now synced)."""
+
+
+def select_letters(engine: Engine, ids: Sequence[int], flow: str | None) -> list[DeadLetter]:
+    with engine.store.session() as session:
+        query = select(DeadLetter).where(DeadLetter.status == "pending")
+        if ids:
+            query = query.where(DeadLetter.id.in_(list(ids)))
+        if flow:
+            query = query.where(DeadLetter.flow == flow)
+        letters = list(session.scalars(query.order_by(DeadLetter.id)))
+    missing = sorted(set(ids) - {letter.id for letter in letters})
+    if missing:
+        raise ReviewError(
+            f"no pending dead letter with id {', '.join(map(str, missing))}; "
+            "`syncer dead-letters list` shows them"
+        )
+    return letters
+
+
+async def retry(engine: Engine, ids: Sequence[int], flow: str | None) -> RetryReport:
+    """Retry now, whatever their backoff says."""
+    letters = select_letters(engine, ids, flow)
+    now = utcnow()
+    with engine.store.session() as session:
+        for letter in letters:
+            stored = session.get(DeadLetter, letter.id)
+            if stored is not None:
+                stored.next_attempt_at = now
+    report: dict[str, tuple[int, int]] = {}
+    for name in sorted({letter.flow for letter in letters}):
+        run = engine.flow_run(name)
+        count = sum(1 for letter in letters if letter.flow == name)
+        report[name] = (count, await run.retry_dead_letters())
+    return RetryReport(report)
+
+
+def drop(engine: Engine, ids: Sequence[int], flow: str | None) -> int:
+    """A person decided these records will not be synced: stop retrying them."""
+    letters = select_letters(engine, ids, flow)
+    with engine.store.session() as session:
+        for letter in letters:
+            stored = session.get(DeadLetter, letter.id)
+            if stored is not None:
+                stored.status = "dropped"
+                stored.resolved_at = utcnow()
+    return len(letters)
+
+
+async def resolve_conflict(engine: Engine, conflict_id: int, take: str) -> list[str]:
+    """Write the chosen side's values of the conflicting fields to the other side, and mark
+    them synced on both. Returns the fields written."""
+    with engine.store.session() as session:
+        conflict = session.get(Conflict, conflict_id)
+        if conflict is None or conflict.status != "open":
+            raise ReviewError(
+                f"no open conflict with id {conflict_id}; `syncer conflicts list` shows them"
+            )
+        sides = {conflict.source, conflict.target}
+        if take not in sides:
+            raise ReviewError(
+                f"--take must be one side of the conflict: {' or '.join(sorted(sides))}"
+            )
+        fields = frozenset(conflict.fields)
+        entity, canonical_id = conflict.entity, conflict.canonical_id
+    flow = next(
+        (
+            f
+            for f in engine.config.flows
+            if f.source.connector == take
+            and f.target.connector in sides - {take}
+            and engine.context.binding(f.name).source.entity == entity
+        ),
+        None,
+    )
+    if flow is None:
+        raise ReviewError(f"no flow goes from {take} to the other side for {entity} records")
+    run = engine.flow_run(flow.name)
+    with engine.store.session() as session:
+        source_row = idmap.by_canonical(
+            session, entity, flow.source.connector, flow.source.stream, [canonical_id]
+        ).get(canonical_id)
+        target_row = idmap.by_canonical(
+            session, entity, flow.target.connector, flow.target.stream, [canonical_id]
+        ).get(canonical_id)
+    if source_row is None or target_row is None:
+        raise ReviewError("the record is no longer linked on both sides; run the flows again")
+    native = await run.source.get(flow.source.stream, source_row.native_id)
+    if native is None:
+        raise ReviewError(f"{take} no longer has the record {source_row.native_id}")
+    canonical = run.source_mapping.read(native, run.source_context)
+    values = snapshot(canonical.values, fields)
+    record = run.target_mapping.write(
+        canonical.values, run.target_context, fields, canonical_id=canonical_id
+    )
+    [result] = await run.target.write(
+        flow.target.stream,
+        [WriteOp("update", record, ref=canonical_id, native_id=target_row.native_id)],
+    )
+    if result.outcome == "failed":
+        message = result.error.message if result.error else "refused"
+        raise ReviewError(f"{flow.target.connector} refused the values: {message}")
+    with engine.store.session() as session:
+        for row in (source_row, target_row):
+            stored = session.merge(row)
+            stored.snapshot = merged(stored.snapshot, values, fields)
+            stored.content_hash = content_hash(stored.snapshot)
+        conflict = session.get(Conflict, conflict_id)
+        assert conflict is not None
+        conflict.status = "resolved"
+        conflict.resolution = take
+        conflict.resolved_at = utcnow()
+    return sorted(fields)

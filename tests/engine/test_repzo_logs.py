@@ -1,0 +1,87 @@
+"""Every run is an integration command log in Repzo, every pushed document an action log, in
+the SDK's shape; a Repzo outage delays them and never fails the sync or loses them."""
+
+from __future__ import annotations
+
+import asyncio
+
+from syncer.engine import outbox
+from syncer.state.models import OutboxEntry
+from tests.engine.conftest import CUSTOMER_FLOWS, T0_MS, World, store_for
+
+SMALL = {"items": 0, "vans": 0, "invoices": 0, "credit_notes": 0, "payments": 0}
+APP_ID = "65f0c2a1b3c4d5e6f7a8b9c0"
+
+
+def configured(world: World):
+    world.repzo.insert(
+        "integration-app",
+        [
+            {
+                "_id": APP_ID,
+                "name": "ERP sync",
+                "available_app": {"_id": "65f0c2a1b3c4d5e6f7a8b9c1", "name": "repzo-sync"},
+                "company_namespace": ["demo"],
+            }
+        ],
+    )
+    world.erp.seed(customers=12, **SMALL)
+    world.erp.clock.freeze(T0_MS)
+    config = world.config(CUSTOMER_FLOWS)
+    settings = config.connectors["repzo"].model_copy(update={"integration_app": APP_ID})
+    return config.model_copy(update={"connectors": {**config.connectors, "repzo": settings}})
+
+
+def test_a_run_is_a_command_log_with_counts_and_failures(world):
+    config = configured(world)
+    world.sync(config, "price-lists")
+    world.repzo.script_fault("reject", 1, method="POST", path="/client")
+    [run] = world.sync(config, "customers-erp-to-repzo")
+    logs = {log["sync_id"]: log for log in world.repzo.documents("integration-command-log")}
+    log = logs[run.run_id]
+    assert log["command"] == "customers-erp-to-repzo"
+    assert log["status"] == "success"  # as Repzo's integrations report a run with failures
+    assert log["body"]["created"] == 11 and log["body"]["failed"] == 1 and log["body"]["read"] == 12
+    assert len(log["error"]) == 1 and "refused" in log["error"][0]["error"]
+    assert (log["app_id"], log["available_app_name"], log["company_namespace"]) == (
+        APP_ID,
+        "repzo-sync",
+        ["demo"],
+    )
+    assert log["start_time"] <= log["end_time"] and log["total_time"] >= 0
+    assert log["details"][0]["content"].startswith("syncing erp.customers -> repzo.client")
+    assert log["details"][-1]["content"].startswith("done: read 12, created 11")
+    assert log["onGoing"] is False and "succeededAt" in log
+
+
+def test_a_repzo_outage_delays_logs_and_loses_none(world):
+    config = configured(world)
+    world.repzo.script_fault("5xx", 40, method="POST", path="/integration-command-log")
+    results = world.sync(config, "price-lists", "customers-erp-to-repzo")
+    assert [r.status for r in results] == ["succeeded", "succeeded"]
+    assert len(world.repzo.documents("client")) == 12  # the sync itself was not held up
+    store = store_for(world.store_url)
+    try:
+        assert outbox.pending_count(store) == 4  # start and end of two runs
+
+        async def deliver() -> outbox.Delivery:
+            async def send(kind: str, document: dict) -> object:
+                from syncer.engine.engine import Engine
+
+                async with Engine(config, store) as engine:
+                    client = engine.context.connector("repzo").client  # type: ignore[attr-defined]
+                    return await client.save_log(kind, document)
+
+            return await outbox.deliver(store, {"repzo": send})
+
+        with store.session() as session:  # the outage is over and the backoff has passed
+            for entry in session.query(OutboxEntry).all():
+                entry.next_attempt_at = None
+        world.repzo.clear_faults()
+        report = asyncio.run(deliver())
+        assert report.sent == 4 and outbox.pending_count(store) == 0
+    finally:
+        store.close()
+    logs = {log["sync_id"]: log for log in world.repzo.documents("integration-command-log")}
+    assert {logs[r.run_id]["status"] for r in results} == {"success"}
+    assert logs[results[1].run_id]["body"]["created"] == 12

@@ -81,7 +81,9 @@ class CsvConnector:
     def files(self, stream: str) -> list[Path]:
         pattern = self.settings.stream(stream).file or f"{stream}.csv"
         if _is_glob(pattern):
-            return sorted(p for p in self.folder.glob(pattern) if not p.name.startswith("."))
+            return sorted(
+                p for p in self.folder.glob(pattern) if p.is_file() and not p.name.startswith(".")
+            )
         path = self.folder / pattern
         return [path] if path.is_file() else []
 
@@ -129,7 +131,12 @@ class CsvConnector:
             if old and old[:2] == [stat.st_size, stat.st_mtime_ns]:
                 current[path.name] = old  # untouched since the last read: not even opened
                 continue
-            digest = _sha256(path)
+            try:
+                digest = _sha256(path)
+            except OSError as error:
+                raise FatalRemoteError(
+                    f"cannot read {path}: {error.strerror}", system=self.name, path=str(path)
+                ) from None
             current[path.name] = [stat.st_size, stat.st_mtime_ns, digest]
             if not old or old[2] != digest:
                 changed.append(path)  # a re-export with the same bytes is skipped

@@ -57,7 +57,7 @@ LOAD_KILLS = 8
 """Kills during the first load (20,000 creates)."""
 UPDATE_KILLS = 4
 """Kills during a resync that updates thousands of edited customers."""
-UPDATED = 4_000
+UPDATED = 3_000
 WAIT = 180.0
 """Generous deadline for anything to happen: only reached when something is truly stuck."""
 
@@ -155,25 +155,33 @@ class Syncer:
                 return False
             if time.monotonic() > deadline:
                 raise AssertionError("syncer sync made no progress for minutes")
-            time.sleep(0.02)
+            time.sleep(0.05)
         return True
 
     def crash(self, rng: random.Random, most_writes: int) -> None:
         """Start a child and SIGKILL it: after a random 0.2-2 s (maybe still starting up), or
-        once it has sent between 1 and ``most_writes`` client writes plus a random instant
-        (in the middle of a page's writes, or between them and the commit)."""
+        a random instant after its k-th client write (in the middle of a page's writes, or
+        between them and the commit). Never after more than about ``most_writes`` writes, so
+        the caller knows the work cannot be finished before the kill."""
         self.start()
         before = self.client_writes()
+        cap = before + most_writes
+
+        def capped(seconds: float) -> Callable[[], bool]:
+            until = time.monotonic() + seconds
+            return lambda: time.monotonic() >= until or self.client_writes() >= cap
+
         if rng.random() < 0.25:
             delay = rng.uniform(0.2, 2.0)
-            time.sleep(delay)
+            finished = not self.wait_until(capped(delay))
             note = f"after {delay:.1f}s"
         else:
             wanted = before + rng.randint(1, most_writes)
-            if not self.wait_until(lambda: self.client_writes() >= wanted):
-                raise AssertionError("the sync finished before it could be killed")
-            time.sleep(rng.uniform(0, 0.3))
-            note = f"after {wanted - before}+ writes"
+            finished = not self.wait_until(lambda: self.client_writes() >= wanted)
+            finished = finished or not self.wait_until(capped(rng.uniform(0, 0.3)))
+            note = f"after write {wanted - before}"
+        if finished:
+            raise AssertionError("the sync finished before it could be killed")
         self.kill(f"{note} ({self.client_writes() - before} written)")
 
 
@@ -192,8 +200,8 @@ def test_kill_9_at_random_moments_then_every_customer_arrives_once_with_latest_v
     syncer = Syncer(world)
     edited: set[str] = set()
     try:
-        # 1. The first load, killed LOAD_KILLS times. Each child sends at most 2,000 writes
-        #    before its kill, so the load cannot finish inside this loop, whatever the timing.
+        # 1. The first load, killed LOAD_KILLS times. Each child sends about 2,000 writes at
+        #    most before its kill, so the load cannot finish inside this loop, however fast.
         for _ in range(LOAD_KILLS):
             syncer.crash(rng, most_writes=2_000)
             if rng.random() < 0.5:
@@ -204,7 +212,7 @@ def test_kill_9_at_random_moments_then_every_customer_arrives_once_with_latest_v
         edited |= edit_customers(world, rng, UPDATED)
         world.tick(10)  # past the safety margin: the next scan covers the edits
         for _ in range(UPDATE_KILLS):
-            syncer.crash(rng, most_writes=UPDATED // (UPDATE_KILLS + 1))
+            syncer.crash(rng, most_writes=UPDATED // (2 * UPDATE_KILLS))
             edited |= edit_customers(world, rng, rng.randint(20, 300))
 
         # 3. To the end: the first run completes the interrupted scan, the second reads the
@@ -283,4 +291,3 @@ def compare(
     client = next(c for c in clients if c["client_code"] == str(sample["id"]))
     assert Decimal(sample["credit_limit"]) * 1000 == client["credit_limit"]
     return stale
-

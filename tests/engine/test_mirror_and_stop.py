@@ -1,0 +1,118 @@
+"""Mirror mode disables what a complete listing no longer has, never after a partial one
+(invariant 11); SIGTERM finishes the page in hand, commits and exits 0 (invariant 9)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.engine.conftest import T0_MS, World, store_for
+
+MIRROR = """
+- name: customers-csv-to-repzo
+  source: {connector: drop, stream: customers}
+  target: {connector: repzo, stream: client}
+  mode: mirror
+"""
+HEADER = "code,name,phone,city,active\n"
+
+
+def rows(codes: list[str]) -> str:
+    return HEADER + "".join(
+        f"{code},Customer {code},+962 6 {code[-3:]},Amman,true\n" for code in codes
+    )
+
+
+def clients(world: World) -> dict[str, dict]:
+    return {c["client_code"]: c for c in world.repzo.documents("client")}
+
+
+def test_mirror_disables_what_a_complete_listing_no_longer_has(world):
+    drop = world.folder / "drop" / "customers.csv"
+    drop.write_text(rows(["C-001", "C-002", "C-003", "C-004", "C-005"]), encoding="utf-8")
+    config = world.config(MIRROR)
+    [first] = world.sync(config, "customers-csv-to-repzo")
+    assert first.counts.created == 5
+    assert not any(c["disabled"] for c in clients(world).values())
+
+    drop.write_text(rows(["C-001", "C-003", "C-005"]), encoding="utf-8")
+    world.tick()
+    [second] = world.sync(config, "customers-csv-to-repzo")
+    assert second.counts.deleted == 2
+    state = {code: c["disabled"] for code, c in clients(world).items()}
+    assert state == {"C-001": False, "C-002": True, "C-003": False, "C-004": True, "C-005": False}
+
+
+def test_mirror_never_disables_after_a_partial_listing(world):
+    config = world.config(MIRROR.replace("stream: customers}", "stream: customers}", 1))
+    folder = world.folder / "drop"
+    (folder / "customers.csv").write_text(rows(["C-001", "C-002", "C-003"]), encoding="utf-8")
+    world.sync(config, "customers-csv-to-repzo")
+    # The next export comes in two files, and the second cannot be read: the listing is partial.
+    text = (world.folder / "syncer.yaml").read_text()
+    (world.folder / "syncer.yaml").write_text(
+        text.replace(
+            "streams: {customers: {key: code}}",
+            "streams: {customers: {key: code, file: 'customers*.csv'}}",
+        )
+    )
+    (folder / "customers.csv").write_text(rows(["C-001"]), encoding="utf-8")
+    (folder / "customers_b.csv").write_text("code,code\n", encoding="utf-8")  # cannot be read
+    world.tick()
+    from syncer.config import load_config
+
+    [run] = world.sync(load_config(world.folder / "syncer.yaml"), "customers-csv-to-repzo")
+    assert run.status == "failed"
+    assert not any(c["disabled"] for c in clients(world).values())
+
+
+@pytest.mark.slow
+def test_sigterm_finishes_the_page_commits_and_exits_0(world):
+    world.erp.seed(customers=1500, items=0, vans=0, invoices=0, credit_notes=0, payments=0)
+    world.erp.clock.freeze(T0_MS)
+    world.repzo.set_faults(latency_ms=15)  # slow enough to stop it halfway
+    config_text = """
+- name: price-lists
+  source: {connector: erp, stream: price_lists}
+  target: {connector: repzo, stream: pricelists}
+- name: customers-erp-to-repzo
+  source: {connector: erp, stream: customers}
+  target: {connector: repzo, stream: client}
+  batch_size: 100
+"""
+    world.config(config_text)
+    path = str(world.folder / "syncer.yaml")
+    child = subprocess.Popen(
+        [sys.executable, "-m", "syncer", "--log-format", "json", "sync", "--all", "-c", path],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while len(world.repzo.documents("client")) < 150 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child.send_signal(signal.SIGTERM)
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 0, err[-2000:]
+    assert "stopped" in out
+    created = len(world.repzo.documents("client"))
+    assert 100 <= created < 1500
+    store = store_for(world.store_url)
+    with store.session() as session:
+        from syncer.state.models import Cursor
+
+        cursor = session.get(Cursor, "customers-erp-to-repzo")
+        assert cursor is not None and cursor.scan is not None and cursor.scan["after"]  # resumable
+    store.close()
+
+    world.repzo.clear_faults()
+    from syncer.config import load_config
+
+    [rest] = world.sync(load_config(path), "customers-erp-to-repzo")
+    assert rest.status == "succeeded"
+    assert rest.counts.created == 1500 - created  # resumed where it stopped, nothing twice
+    assert len(world.repzo.documents("client")) == 1500

@@ -110,8 +110,8 @@ def test_status_on_an_empty_store(runner, example_config, tmp_path):
     report = json.loads(runner.invoke(app, ["status", "--config", example_config, "--json"]).output)
     assert report["store_empty"] is True
     assert [f["name"] for f in report["flows"]][:2] == [
-        "customers-erp-to-repzo",
-        "customers-repzo-to-erp",
+        "taxes-erp-to-repzo",
+        "categories-erp-to-repzo",
     ]
 
 

@@ -60,11 +60,18 @@ def test_example_config_loads_into_typed_settings():
     assert repzo.timeout == timedelta(seconds=60)
     assert isinstance(config.connectors["erp"], ErpStubSettings)
     assert [f.name for f in config.flows] == [
+        "taxes-erp-to-repzo",
+        "categories-erp-to-repzo",
+        "products-erp-to-repzo",
+        "price-lists-erp-to-repzo",
         "customers-erp-to-repzo",
         "customers-repzo-to-erp",
         "invoices-repzo-to-erp",
+        "payments-repzo-to-erp",
         "invoices-repzo-to-csv",
     ]
+    pair = config.flow("customers-repzo-to-erp").conflict
+    assert pair is not None and pair.owners == {"name": "erp", "credit_limit": "erp", "phone": "repzo"}
     assert config.flow("invoices-repzo-to-erp").mode == "create_only"
     assert config.flow("invoices-repzo-to-csv").enabled is False
     assert config.source == str(EXAMPLE)

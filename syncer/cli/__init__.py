@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from syncer import __version__
-from syncer.cli import check, db, mapping, review, sandbox, status, sync
+from syncer.cli import check, db, demo, mapping, review, sandbox, status, sync
 from syncer.cli.common import LogOverrides
 from syncer.logs import LogFormat, configure_logging
 
@@ -22,6 +22,7 @@ app = typer.Typer(
 app.command("check")(check.check)
 app.command("status")(status.status)
 app.command("sync")(sync.sync)
+app.command("demo")(demo.demo)
 app.add_typer(db.app, name="db")
 app.add_typer(mapping.app, name="mapping")
 app.add_typer(review.dead_letters, name="dead-letters")

@@ -6,11 +6,8 @@ ERP's error shape.
 from __future__ import annotations
 
 import contextlib
-import socket
-import threading
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, cast
+from typing import cast
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from connectors.erp_stub.server.core import ErpCore
@@ -18,7 +15,7 @@ from connectors.erp_stub.server.errors import ErpError
 from connectors.erp_stub.server.routes import ApiRequest, Routed, route
 from connectors.erp_stub.server.stats import UNKNOWN_ENTITY
 from connectors.sandboxkit.clock import http_date
-from connectors.sandboxkit.replies import Reply
+from connectors.sandboxkit.http import JsonRequestHandler, LoopbackHTTPServer
 from syncer.logs import get_logger
 
 log = get_logger(__name__)
@@ -26,53 +23,16 @@ log = get_logger(__name__)
 _MAX_BODY = 16 * 1024 * 1024
 
 
-class ErpHTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class ErpHTTPServer(LoopbackHTTPServer):
+    log_name = "erp_stub"
 
     def __init__(self, address: tuple[str, int], core: ErpCore) -> None:
         self.core = core
-        self._open: set[socket.socket] = set()
-        self._open_lock = threading.Lock()
         super().__init__(address, ErpRequestHandler)
-        host, port = self.socket.getsockname()[:2]
-        self.authority = f"{host}:{port}"
-        """``host:port`` actually bound (the OS picks the port when 0 was asked for)."""
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._open_lock:
-            self._open.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._open_lock:
-            self._open.discard(request)
-        super().shutdown_request(request)
-
-    def close_connections(self) -> None:
-        """Wake handler threads parked on idle keep-alive connections, so stopping (which
-        waits for them) takes milliseconds rather than the idle timeout."""
-        with self._open_lock:
-            connections = list(self._open)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        log.debug("erp_stub.connection_error", client=str(client_address), exc_info=True)
 
 
-class ErpRequestHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class ErpRequestHandler(JsonRequestHandler):
     server_version = "erp-stub"
-    sys_version = ""
-    timeout = 120  # idle keep-alive connections are closed after this long
-
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body go out in two writes; with Nagle's algorithm the second would wait
-        # for the client's delayed ACK.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def _handle(self) -> None:
         core = cast(ErpHTTPServer, self.server).core
@@ -82,7 +42,7 @@ class ErpRequestHandler(BaseHTTPRequestHandler):
             # The body may be left unread on the socket: the connection cannot be reused.
             self.close_connection = True
             with contextlib.suppress(OSError):
-                self._write(exc.reply())
+                self.write_reply(exc.reply())
             return
         try:
             routed = route(core, request)
@@ -97,7 +57,7 @@ class ErpRequestHandler(BaseHTTPRequestHandler):
         if routed.entity is not None:
             core.recorder.request(request.method, routed.entity, routed.reply.status)
         with contextlib.suppress(OSError):  # the client went away mid-reply
-            self._write(routed.reply)
+            self.write_reply(routed.reply)
 
     do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _handle
 
@@ -110,11 +70,7 @@ class ErpRequestHandler(BaseHTTPRequestHandler):
         self.close_connection = True
         phrase = message or HTTPStatus(code).phrase
         with contextlib.suppress(OSError):
-            self._write(ErpError(code, HTTPStatus(code).name.lower(), phrase).reply())
-
-    def log_message(self, format: str, *args: Any) -> None:
-        # Request lines are counted in the stats instead; logging each would drown the demo.
-        return
+            self.write_reply(ErpError(code, HTTPStatus(code).name.lower(), phrase).reply())
 
     def _read(self) -> ApiRequest:
         parts = urlsplit(self.path)
@@ -137,15 +93,3 @@ class ErpRequestHandler(BaseHTTPRequestHandler):
         if length > _MAX_BODY:
             raise ErpError(413, "payload_too_large", f"Bodies are limited to {_MAX_BODY} bytes.")
         return self.rfile.read(length) if length else b""
-
-    def _write(self, reply: Reply) -> None:
-        payload = reply.encode()
-        self.send_response(reply.status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(payload)

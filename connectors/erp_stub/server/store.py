@@ -10,7 +10,6 @@ every thread; ``transaction()`` lets the service make a read-check-write atomic.
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -18,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors.sandboxkit.replies import dump_json
+from connectors.sandboxkit.sqlite import connect
 
 Record = dict[str, Any]
 
@@ -65,11 +65,7 @@ class RecordStore:
         self.path = path
         self.lock = threading.RLock()
         self._depth = 0
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        if path != ":memory:":
-            self._db.execute("PRAGMA journal_mode=WAL")
-        for statement in _SCHEMA:
-            self._db.execute(statement)
+        self._db = connect(path, _SCHEMA)
 
     def close(self) -> None:
         with self.lock:

@@ -8,12 +8,9 @@ no reply at all, a truncated reply promises its full Content-Length and sends ha
 from __future__ import annotations
 
 import contextlib
-import socket
-import threading
 import time
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, cast
+from typing import cast
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from connectors.repzo.sandbox.admin import handle_admin, is_admin
@@ -23,6 +20,7 @@ from connectors.repzo.sandbox.protocol import ApiError, Reply, Request
 from connectors.repzo.sandbox.service import UPDATE_META_PATH
 from connectors.repzo.sandbox.stats import NO_RESPONSE
 from connectors.sandboxkit.clock import http_date
+from connectors.sandboxkit.http import JsonRequestHandler, LoopbackHTTPServer
 from syncer.logs import get_logger
 
 log = get_logger(__name__)
@@ -54,53 +52,16 @@ def resource_label(core: SandboxCore, method: str, path: str) -> str:
         return UNKNOWN_RESOURCE
 
 
-class SandboxHTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class SandboxHTTPServer(LoopbackHTTPServer):
+    log_name = "sandbox"
 
     def __init__(self, address: tuple[str, int], core: SandboxCore) -> None:
         self.core = core
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
         super().__init__(address, RepzoRequestHandler)
-        host, port = self.socket.getsockname()[:2]
-        self.authority = f"{host}:{port}"
-        """``host:port`` actually bound (the port is chosen by the OS when 0 was asked for)."""
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._connections_lock:
-            self._connections.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._connections_lock:
-            self._connections.discard(request)
-        super().shutdown_request(request)
-
-    def close_connections(self) -> None:
-        """Wake the handler threads parked on idle keep-alive connections so a stop is quick."""
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        log.debug("sandbox.connection_error", client=str(client_address), exc_info=True)
 
 
-class RepzoRequestHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class RepzoRequestHandler(JsonRequestHandler):
     server_version = "repzo-sandbox"
-    sys_version = ""
-    # Idle keep-alive connections are closed after this long.
-    timeout = 120
-
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body go out in two writes; with Nagle's algorithm the second would wait
-        # for the client's delayed ACK, adding ~40 ms to every request.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def do_GET(self) -> None:
         self._handle()
@@ -129,23 +90,18 @@ class RepzoRequestHandler(BaseHTTPRequestHandler):
         # http.server's own errors (unsupported method, malformed request line) would be HTML.
         self.close_connection = True
         with contextlib.suppress(OSError):
-            self._write(ApiError(code, message or HTTPStatus(code).phrase).reply())
-
-    def log_message(self, format: str, *args: Any) -> None:
-        # Request lines go nowhere: they are counted in the stats, and logging them per
-        # request would dominate a benchmark.
-        return
+            self.write_reply(ApiError(code, message or HTTPStatus(code).phrase).reply())
 
     def _handle(self) -> None:
         try:
             request = self._read_request()
         except ApiError as exc:
             self.close_connection = True
-            self._write(exc.reply())
+            self.write_reply(exc.reply())
             return
         try:
             if is_admin(request.path):
-                self._write(self._admin(request))
+                self.write_reply(self._admin(request))
             else:
                 self._serve(request)
         except OSError:
@@ -175,11 +131,11 @@ class RepzoRequestHandler(BaseHTTPRequestHandler):
             reply = self._run(request)
             status = reply.status
             if decision.kind == "truncate":
-                self._write(reply, truncate=True)
+                self.write_reply(reply, truncate=True)
             elif decision.kind is not None:
                 status = self._fail(decision)
             else:
-                self._write(reply)
+                self.write_reply(reply)
         core.recorder.request(request.method, label, status)
 
     def _run(self, request: Request) -> Reply:
@@ -193,7 +149,7 @@ class RepzoRequestHandler(BaseHTTPRequestHandler):
     def _fail(self, decision: Decision) -> int:
         """Carry out a 429, 5xx or dropped connection; returns the status to record."""
         if decision.kind == "drop" or decision.status is None:
-            self._abort()
+            self.abort()
             return NO_RESPONSE
         if decision.status == 429:
             message = "Too Many Requests"
@@ -204,33 +160,8 @@ class RepzoRequestHandler(BaseHTTPRequestHandler):
         reply = ApiError(decision.status, message).reply()
         if decision.retry_after is not None:
             reply.headers["Retry-After"] = str(decision.retry_after)
-        self._write(reply)
+        self.write_reply(reply)
         return decision.status
-
-    def _write(self, reply: Reply, *, truncate: bool = False) -> None:
-        payload = reply.encode()
-        self.send_response(reply.status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if truncate:
-            self.wfile.write(payload[: len(payload) // 2])
-            self._abort()
-        else:
-            self.wfile.write(payload)
-
-    def _abort(self) -> None:
-        """Close the connection as a crashed server or a cut network would: no more bytes."""
-        self.close_connection = True
-        try:
-            self.wfile.flush()
-            self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
     def _read_request(self) -> Request:
         parts = urlsplit(self.path)

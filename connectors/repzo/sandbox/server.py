@@ -8,21 +8,19 @@ background thread.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from connectors.repzo.registry import Registry
 from connectors.repzo.sandbox.app import SandboxHTTPServer
 from connectors.repzo.sandbox.core import SandboxCore
 from connectors.repzo.sandbox.options import DEFAULT_API_KEY
-from syncer.logs import get_logger
-
-log = get_logger(__name__)
+from connectors.sandboxkit.http import BackgroundServer
 
 
-class RepzoSandbox(SandboxCore):
+class RepzoSandbox(BackgroundServer, SandboxCore):
+    server_label = "sandbox"
+
     def __init__(
         self,
         *,
@@ -35,59 +33,10 @@ class RepzoSandbox(SandboxCore):
         **options: Any,
     ) -> None:
         super().__init__(api_key=api_key, namespace=namespace, db=db, registry=registry, **options)
-        self._address = (host, port)
-        self._server: SandboxHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._init_listener(host, port)
 
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the sandbox is not running; call start() first")
-        return f"http://{self._server.authority}"
+    def _make_server(self, address: tuple[str, int]) -> SandboxHTTPServer:
+        return SandboxHTTPServer(address, self)
 
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("the sandbox is not running; call start() first")
-        return int(self._server.authority.rsplit(":", 1)[1])
-
-    def start(self) -> Self:
-        if self._server is not None:
-            return self
-        self._server = SandboxHTTPServer(self._address, self)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name="repzo-sandbox",
-            daemon=True,
-        )
-        self._thread.start()
-        log.debug("sandbox.started", url=self.url)
-        return self
-
-    def stop(self) -> None:
-        server, thread = self._server, self._thread
-        if server is None:
-            return
-        self._server = self._thread = None
-        server.shutdown()
-        server.close_connections()
-        server.server_close()
-        if thread is not None:
-            thread.join()
-        log.debug("sandbox.stopped")
-
-    def close(self) -> None:
-        self.stop()
-        super().close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
+    def _release(self) -> None:
+        SandboxCore.close(self)

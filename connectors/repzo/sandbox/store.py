@@ -28,6 +28,7 @@ from connectors.repzo.sandbox.query import (
     check_field,
 )
 from connectors.sandboxkit.clock import parse_time_ms
+from connectors.sandboxkit.sqlite import connect
 
 Document = dict[str, Any]
 
@@ -92,12 +93,7 @@ class DocumentStore:
     def __init__(self, path: str = ":memory:") -> None:
         self.path = path
         self.lock = threading.RLock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        if path != ":memory:":
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-        for statement in _SCHEMA:
-            self._db.execute(statement)
+        self._db = connect(path, _SCHEMA)
 
     def close(self) -> None:
         with self.lock:

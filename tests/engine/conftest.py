@@ -110,3 +110,56 @@ CUSTOMER_FLOWS = """
   source: {connector: repzo, stream: client}
   target: {connector: erp, stream: customers}
 """
+
+INVOICE_FLOWS = (
+    CUSTOMER_FLOWS
+    + """
+- name: products
+  source: {connector: erp, stream: items}
+  target: {connector: repzo, stream: product}
+- name: categories
+  source: {connector: erp, stream: item_groups}
+  target: {connector: repzo, stream: product-category}
+- name: taxes
+  source: {connector: erp, stream: taxes}
+  target: {connector: repzo, stream: tax}
+- name: invoices
+  source: {connector: repzo, stream: fullinvoices}
+  target: {connector: erp, stream: invoices}
+  mode: create_only
+"""
+)
+MASTER_DATA_FLOWS = ("taxes", "categories", "products", "price-lists", "customers-erp-to-repzo")
+"""What an invoice refers to, in the order the references need."""
+
+
+def insert_invoice(world: World, number: str, *, client_id: str | None = None) -> None:
+    """A van-sales invoice in Repzo for the first client and product: 2 x 25.00 + 8.00 tax."""
+    client = world.repzo.documents("client")[0]
+    product = world.repzo.documents("product")[0]
+    world.repzo.insert(
+        "fullinvoices",
+        [
+            {
+                "serial_number": {"formatted": number},
+                "client_id": client_id or client["_id"],
+                "issue_date": "2026-11-29",
+                "status": "unpaid",
+                "subtotal": 5000,
+                "total": 5800,
+                "tax_amount": 800,
+                "items": [
+                    {
+                        "variant": {
+                            "variant_id": "v-1",
+                            "product_id": product["_id"],
+                            "variant_name": product["sku"],
+                        },
+                        "qty": 2,
+                        "price": 2500,
+                        "line_total": 5800,
+                    }
+                ],
+            }
+        ],
+    )

@@ -7,13 +7,21 @@ import asyncio
 
 from syncer.engine import outbox
 from syncer.state.models import OutboxEntry
-from tests.engine.conftest import CUSTOMER_FLOWS, T0_MS, World, store_for
+from tests.engine.conftest import (
+    CUSTOMER_FLOWS,
+    INVOICE_FLOWS,
+    MASTER_DATA_FLOWS,
+    T0_MS,
+    World,
+    insert_invoice,
+    store_for,
+)
 
 SMALL = {"items": 0, "vans": 0, "invoices": 0, "credit_notes": 0, "payments": 0}
 APP_ID = "65f0c2a1b3c4d5e6f7a8b9c0"
 
 
-def configured(world: World):
+def configured(world: World, flows: str = CUSTOMER_FLOWS):
     world.repzo.insert(
         "integration-app",
         [
@@ -25,14 +33,14 @@ def configured(world: World):
             }
         ],
     )
-    world.erp.seed(customers=12, **SMALL)
-    world.erp.clock.freeze(T0_MS)
-    config = world.config(CUSTOMER_FLOWS)
+    config = world.config(flows)
     settings = config.connectors["repzo"].model_copy(update={"integration_app": APP_ID})
     return config.model_copy(update={"connectors": {**config.connectors, "repzo": settings}})
 
 
 def test_a_run_is_a_command_log_with_counts_and_failures(world):
+    world.erp.seed(customers=12, **SMALL)
+    world.erp.clock.freeze(T0_MS)
     config = configured(world)
     world.sync(config, "price-lists")
     world.repzo.script_fault("reject", 1, method="POST", path="/client")
@@ -55,6 +63,8 @@ def test_a_run_is_a_command_log_with_counts_and_failures(world):
 
 
 def test_a_repzo_outage_delays_logs_and_loses_none(world):
+    world.erp.seed(customers=12, **SMALL)
+    world.erp.clock.freeze(T0_MS)
     config = configured(world)
     world.repzo.script_fault("5xx", 40, method="POST", path="/integration-command-log")
     results = world.sync(config, "price-lists", "customers-erp-to-repzo")
@@ -85,3 +95,30 @@ def test_a_repzo_outage_delays_logs_and_loses_none(world):
     logs = {log["sync_id"]: log for log in world.repzo.documents("integration-command-log")}
     assert {logs[r.run_id]["status"] for r in results} == {"success"}
     assert logs[results[1].run_id]["body"]["created"] == 12
+
+
+def test_a_pushed_invoice_is_an_action_log_written_once(world):
+    world.erp.seed(customers=3, items=2, vans=0, invoices=0, credit_notes=0, payments=0)
+    world.erp.clock.freeze(T0_MS)
+    config = configured(world, INVOICE_FLOWS)
+    world.sync(config, *MASTER_DATA_FLOWS)
+    insert_invoice(world, "INV-7")
+    world.tick()
+    [run] = world.sync(config, "invoices")
+    [invoice] = world.erp.records("invoices")
+    [repzo_invoice] = world.repzo.documents("fullinvoices")
+    [log] = world.repzo.documents("integration-action-log")
+    assert log["sync_id"] == f"{run.run_id}:{repzo_invoice['_id']}"
+    assert log["action"] == "create_invoice"
+    assert log["status"] == "success"
+    assert log["body"] == {
+        "_id": repzo_invoice["_id"],
+        "number": "INV-7",
+        "target_id": invoice["id"],
+    }
+    contents = [detail["content"] for detail in log["details"]]
+    assert contents[0].startswith("invoice INV-7 -> erp")
+    assert contents[-1] == f"erp created it as {invoice['id']}"
+    world.tick()
+    world.sync(config, "invoices")  # nothing new: no second action log
+    assert len(world.repzo.documents("integration-action-log")) == 1

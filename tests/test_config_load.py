@@ -71,7 +71,11 @@ def test_example_config_loads_into_typed_settings():
         "invoices-repzo-to-csv",
     ]
     pair = config.flow("customers-repzo-to-erp").conflict
-    assert pair is not None and pair.owners == {"name": "erp", "credit_limit": "erp", "phone": "repzo"}
+    assert pair is not None and pair.owners == {
+        "name": "erp",
+        "credit_limit": "erp",
+        "phone": "repzo",
+    }
     assert config.flow("invoices-repzo-to-erp").mode == "create_only"
     assert config.flow("invoices-repzo-to-csv").enabled is False
     assert config.source == str(EXAMPLE)

@@ -1,18 +1,27 @@
-"""Helpers shared by the benchmarks: a sandbox server in a child process, memory and stats."""
+"""Helpers shared by the benchmarks: sandbox servers in child processes, measured child
+processes, memory and stats."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
 import resource
 import signal
 import statistics
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 KEY = "bench-key"
+ERP_USER, ERP_PASSWORD = "bench", "bench-erp-pw"
 
 
 def peak_rss_mb(pid: int | None = None) -> float:
@@ -28,16 +37,79 @@ def peak_rss_mb(pid: int | None = None) -> float:
 def sandbox_process(*extra: str) -> Iterator[tuple[str, int]]:
     """Run ``syncer sandbox repzo`` on a free port; yields (url, pid)."""
     command = [sys.executable, "-m", "syncer", "sandbox", "repzo", "--port", "0", "--api-key", KEY]
-    with subprocess.Popen([*command, *extra], stdout=subprocess.PIPE, text=True) as server:
+    with _server([*command, *extra]) as found:
+        yield found
+
+
+@contextmanager
+def erp_process(db: Path, *extra: str) -> Iterator[tuple[str, int]]:
+    """Run ``syncer sandbox erp`` on a free port with its store in ``db``; yields (url, pid).
+    Its admin API takes Basic auth with ERP_USER and ERP_PASSWORD."""
+    command = [
+        *(sys.executable, "-m", "syncer", "sandbox", "erp", "--port", "0", "--db", str(db)),
+        *("--username", ERP_USER, "--password", ERP_PASSWORD),
+    ]
+    with _server([*command, *extra]) as found:
+        yield found
+
+
+@contextmanager
+def _server(command: list[str]) -> Iterator[tuple[str, int]]:
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as server:
         try:
             assert server.stdout is not None
             found = re.search(r"http://\S+", server.stdout.readline())
             if found is None:
-                sys.exit("the sandbox did not start")
+                sys.exit(f"{' '.join(command[2:5])} did not start")
             yield found.group(0), server.pid
         finally:
             server.send_signal(signal.SIGINT)
             server.wait(timeout=30)
+
+
+@dataclass(frozen=True)
+class Child:
+    """A finished child process: wall time, its own peak RSS, exit code and output."""
+
+    seconds: float
+    rss_mb: float
+    returncode: int
+    output: str
+
+
+def run_child(command: Sequence[str]) -> Child:
+    """Run a command to its end and measure it. Its peak RSS comes from wait4(), so it is this
+    child's alone, not the largest of every child so far (RUSAGE_CHILDREN)."""
+    started = time.perf_counter()
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as child:
+        assert child.stdout is not None
+        output = child.stdout.read()  # the child prints little; read to the end, then reap
+        _pid, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+    return Child(time.perf_counter() - started, usage.ru_maxrss / 1024, child.returncode, output)
+
+
+def bare_create(
+    url: str, path: str, bodies: Sequence[dict[str, Any]], concurrency: int, **client: Any
+) -> int:
+    """POST every body with a bare httpx loop, ``concurrency`` in flight: what the server can
+    take when the client does nothing else. Returns how many were answered 2xx."""
+
+    async def main() -> int:
+        gate = asyncio.Semaphore(concurrency)
+        async with httpx.AsyncClient(base_url=url, timeout=60, **client) as http:
+
+            async def one(body: dict[str, Any]) -> int:
+                async with gate:
+                    response = await http.post(path, json=body)
+                    response.json()
+                    return int(response.is_success)
+
+            return sum(await asyncio.gather(*(one(body) for body in bodies)))
+
+    return asyncio.run(main())
 
 
 def median(values: Sequence[float]) -> float:

@@ -57,7 +57,7 @@ LOAD_KILLS = 8
 """Kills during the first load (20,000 creates)."""
 UPDATE_KILLS = 4
 """Kills during a resync that updates thousands of edited customers."""
-UPDATED = 3_000
+UPDATED = 2_000
 WAIT = 180.0
 """Generous deadline for anything to happen: only reached when something is truly stuck."""
 
@@ -129,9 +129,12 @@ class Syncer:
         finally:
             self.child = None
         if code != 0:
-            log = (self.world.folder / f"child-{self.started}.log").read_text(errors="replace")
-            pytest.fail(f"syncer sync exited with {code}:\n{log[-3000:]}")
+            pytest.fail(f"syncer sync exited with {code}:\n{self.log_tail()}")
         return code
+
+    def log_tail(self) -> str:
+        log = self.world.folder / f"child-{self.started}.log"
+        return log.read_text(errors="replace")[-3000:]
 
     def run(self) -> int:
         self.start()
@@ -181,7 +184,7 @@ class Syncer:
             finished = finished or not self.wait_until(capped(rng.uniform(0, 0.3)))
             note = f"after write {wanted - before}"
         if finished:
-            raise AssertionError("the sync finished before it could be killed")
+            raise AssertionError(f"syncer sync ended before it was killed:\n{self.log_tail()}")
         self.kill(f"{note} ({self.client_writes() - before} written)")
 
 
@@ -203,7 +206,7 @@ def test_kill_9_at_random_moments_then_every_customer_arrives_once_with_latest_v
         # 1. The first load, killed LOAD_KILLS times. Each child sends about 2,000 writes at
         #    most before its kill, so the load cannot finish inside this loop, however fast.
         for _ in range(LOAD_KILLS):
-            syncer.crash(rng, most_writes=2_000)
+            syncer.crash(rng, most_writes=CUSTOMERS // (LOAD_KILLS + 2))
             if rng.random() < 0.5:
                 edited |= edit_customers(world, rng, rng.randint(20, 300))
         syncer.run()  # the rest of the load
@@ -229,7 +232,7 @@ def test_kill_9_at_random_moments_then_every_customer_arrives_once_with_latest_v
         syncer.close()
 
     assert len(syncer.kills) == LOAD_KILLS + UPDATE_KILLS, syncer.kills
-    assert len(edited) > UPDATED
+    assert len(edited) >= UPDATED
 
     customers = {str(c["id"]): c for c in world.erp.records("customers")}
     clients = world.repzo.documents("client")

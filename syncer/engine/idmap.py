@@ -90,6 +90,18 @@ def link(
     return row
 
 
+def attach(session: Session, rows: Iterable[IdMapEntry | None]) -> list[IdMapEntry]:
+    """Load the stored versions of ``rows`` into ``session`` with one query, so merging each
+    of them afterwards costs no SELECT (a page commits hundreds of rows). Keep the returned
+    list while merging: the session's identity map holds its objects only weakly."""
+    ids = sorted({row.id for row in rows if row is not None and row.id is not None})
+    loaded: list[IdMapEntry] = []
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        loaded.extend(session.scalars(select(IdMapEntry).where(IdMapEntry.id.in_(chunk))))
+    return loaded
+
+
 class Resolver:
     """References of one connector, through the id map: (entity, native id) <-> canonical id.
 

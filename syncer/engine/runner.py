@@ -32,6 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from syncer.canonical import ENTITIES
+from syncer.concurrency import bounded_map
 from syncer.config.models import FlowConfig
 from syncer.connector import LOCATION_FIELD, Page, Record, WriteKind, WriteOp, WriteResult
 from syncer.engine import conflicts, cursor, deadletters, idmap
@@ -377,20 +378,43 @@ class FlowRun:
         return items, failures
 
     def _changed(self, items: list[_Item]) -> list[_Item]:
+        """The items to go on with: a record is unchanged only when its source side still
+        matches what was last synced *and* it is linked in this flow's target. The second half
+        matters when one source feeds several targets (Repzo clients to the ERP and to a CSV
+        drop): the source snapshot says nothing about a target never written."""
+        same = {
+            item.row.canonical_id: item
+            for item in items
+            if item.row is not None
+            and item.row.snapshot is not None
+            and not changed_fields(item.snap, item.row.snapshot, self.fields)
+        }
+        linked: set[str] = set()
+        if same:
+            with self.context.store.session() as session:
+                linked = set(
+                    idmap.by_canonical(
+                        session,
+                        self.entity,
+                        self.flow.target.connector,
+                        self.flow.target.stream,
+                        list(same),
+                    )
+                )
         changed = []
         for item in items:
             row = item.row
             if (
-                row is not None
-                and row.snapshot is not None
-                and not changed_fields(item.snap, row.snapshot, self.fields)
+                row is None
+                or row.canonical_id not in linked
+                or same.get(row.canonical_id) is not item
             ):
-                item.outcome = "unchanged"
-                self.counts.unchanged += 1
-                if self.pair is not None and row.origin == self.pair.reverse:
-                    self.counts.echoes += 1
+                changed.append(item)
                 continue
-            changed.append(item)
+            item.outcome = "unchanged"
+            self.counts.unchanged += 1
+            if self.pair is not None and row.origin == self.pair.reverse:
+                self.counts.echoes += 1
         return changed
 
     def _reserve(self, items: list[_Item]) -> None:
@@ -593,31 +617,20 @@ class FlowRun:
 
     async def _write_back(self, items: list[_Item]) -> None:
         """Tell the source the target's key of what it just created there, where the source can
-        store it without it counting as a change (Repzo's update-integration-meta)."""
+        store it without it counting as a change (Repzo's update-integration-meta). Skipped
+        where the record as read already carries that key; sent with the source connector's
+        write concurrency otherwise."""
         annotate = getattr(self.source, "annotate", None)
         if annotate is None or not self.source_mapping.identity:
             return
-        for item in items:
-            result = item.result
-            if result is None or result.outcome != "created" or not result.record:
-                continue
-            try:
-                target_view = self.target_mapping.read(result.record, self.target_context)
-            except RecordError:
-                continue
-            assert item.row is not None
-            keys = self.source_mapping.write(
-                target_view.values,
-                self.source_context,
-                frozenset(),
-                canonical_id=item.row.canonical_id,
-            )
-            identity = {
-                path.text: _dig(keys, path.text) for path, _ in self.source_mapping.identity
-            }
-            identity = {path: value for path, value in identity.items() if value is not None}
-            if not identity:
-                continue
+        pending = [
+            (item, identity) for item in items if (identity := self._identity_to_write_back(item))
+        ]
+        if not pending:
+            return
+
+        async def send(entry: tuple[_Item, dict[str, Any]]) -> None:
+            item, identity = entry
             try:
                 await annotate(self.flow.source.stream, item.native_id, identity)
             except RemoteError as error:
@@ -626,6 +639,33 @@ class FlowRun:
                     record=item.key,
                     error=error.message,
                 )
+
+        settings = self.context.config.connectors.get(self.flow.source.connector)
+        limit = getattr(settings, "write_concurrency", 1)
+        await bounded_map(send, pending, limit)
+
+    def _identity_to_write_back(self, item: _Item) -> dict[str, Any] | None:
+        result = item.result
+        if result is None or result.outcome != "created" or not result.record:
+            return None
+        try:
+            target_view = self.target_mapping.read(result.record, self.target_context)
+        except RecordError:
+            return None
+        assert item.row is not None
+        keys = self.source_mapping.write(
+            target_view.values,
+            self.source_context,
+            frozenset(),
+            canonical_id=item.row.canonical_id,
+        )
+        identity = {path.text: _dig(keys, path.text) for path, _ in self.source_mapping.identity}
+        identity = {path: value for path, value in identity.items() if value is not None}
+        if not identity or all(
+            _dig(item.native, path) == value for path, value in identity.items()
+        ):
+            return None  # nothing to say, or the source already has it
+        return identity
 
     # -- commit ------------------------------------------------------------------------------
 
@@ -639,19 +679,24 @@ class FlowRun:
         flow = self.flow
         synced: list[str] = []
         with self.context.store.session() as session:
-            for item in changed:
-                failure = item.failure or self._failure_of(item)
-                if failure is not None:
-                    failures.append(failure)
-                    continue
-                self._record_success(session, item)
-                synced.append(item.key)
-            for item in items:
-                if item.outcome == "unchanged":
+            # One SELECT for the page's rows, and no flush per record: the inserts and updates
+            # go out together when the transaction commits.
+            stored = idmap.attach(session, [r for i in items for r in (i.row, i.target_row)])
+            with session.no_autoflush:
+                for item in changed:
+                    failure = item.failure or self._failure_of(item)
+                    if failure is not None:
+                        failures.append(failure)
+                        continue
+                    self._record_success(session, item)
                     synced.append(item.key)
-                    if flow.mode == "mirror" and item.row is not None:
-                        row = session.merge(item.row)
-                        row.last_seen_run = self.run_id
+                for item in items:
+                    if item.outcome == "unchanged":
+                        synced.append(item.key)
+                        if flow.mode == "mirror" and item.row is not None:
+                            row = session.merge(item.row)
+                            row.last_seen_run = self.run_id
+            del stored
             for failure in failures:
                 deadletters.park(
                     session,

@@ -106,6 +106,64 @@ def test_changes_on_each_side_reach_the_other_and_nothing_else_is_written(world)
     assert forward_again.counts.updated == 0 and writes(world) == 0
 
 
+def test_a_customer_created_in_the_field_gets_its_erp_key_written_back_once(world):
+    seed_customers(world, 5)
+    config = world.config(CUSTOMER_FLOWS)
+    world.sync(config, "price-lists", "customers-erp-to-repzo")
+    world.tick()
+    world.repzo.insert(
+        "client", [{"name": "Field shop", "client_code": "FIELD-1", "phone": "+962 79 1"}]
+    )
+    [shop] = [c for c in world.repzo.documents("client") if c["name"] == "Field shop"]
+    world.tick()
+    world.repzo.reset_stats()
+    [back] = world.sync(config, "customers-repzo-to-erp")
+    assert back.counts.created == 1 and back.counts.echoes == 5
+    [customer] = [c for c in world.erp.records("customers") if c["name"] == "Field shop"]
+    [annotated] = [c for c in world.repzo.documents("client") if c["_id"] == shop["_id"]]
+    # The ERP's key, by the Repzo convention, through update-integration-meta: no updatedAt
+    # change, so no change event and nothing for the ERP -> Repzo flow to pick up.
+    assert annotated["integration_meta"]["id"] == f"demo_{customer['id']}"
+    assert annotated["updatedAt"] == shop["updatedAt"]
+    stats = world.repzo.stats()
+    assert stats.meta_updates == {"client": 1} and writes(world) == 0
+    world.tick()
+    world.repzo.reset_stats()
+    [forward] = world.sync(config, "customers-erp-to-repzo")
+    # The ERP's own values of its new customer (its code, its defaults) come back as an update
+    # of the same client, never as a second one.
+    assert forward.counts.created == 0 and forward.counts.updated == 1
+    clients = world.repzo.documents("client")
+    assert len(clients) == 6
+    [shop] = [c for c in clients if c["_id"] == shop["_id"]]
+    assert shop["client_code"] == customer["id"]
+    world.tick()
+    world.repzo.reset_stats()
+    world.sync(config, "customers-repzo-to-erp", "customers-erp-to-repzo")
+    assert writes(world) == 0 and world.repzo.stats().meta_updates == {}
+
+
+def test_records_that_already_carry_their_key_are_not_annotated_again(world):
+    seed_customers(world, 20)
+    config = world.config(
+        CUSTOMER_FLOWS
+        + """
+- name: clients-to-csv
+  source: {connector: repzo, stream: client}
+  target: {connector: drop, stream: customers}
+"""
+    )
+    world.sync(config, "price-lists", "customers-erp-to-repzo")
+    world.tick()
+    world.repzo.reset_stats()
+    [run] = world.sync(config, "clients-to-csv")
+    active = [c for c in world.repzo.documents("client") if not c.get("disabled")]
+    # Linked to the ERP already, but never written to this drop: every active one is created.
+    assert run.counts.created == len(active) and run.counts.skipped == 20 - len(active)
+    # Every client already holds integration_meta.id = demo_<code>, the key the CSV row gets.
+    assert world.repzo.stats().meta_updates == {}
+
+
 def test_a_refused_record_does_not_block_its_page_and_is_retried_once_fixed(world):
     seed_customers(world, 40)
     config = world.config(CUSTOMER_FLOWS)

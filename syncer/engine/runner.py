@@ -35,7 +35,7 @@ from syncer.canonical import ENTITIES
 from syncer.concurrency import bounded_map
 from syncer.config.models import FlowConfig
 from syncer.connector import LOCATION_FIELD, Page, Record, WriteKind, WriteOp, WriteResult
-from syncer.engine import conflicts, cursor, deadletters, idmap
+from syncer.engine import abandoned, conflicts, cursor, deadletters, idmap
 from syncer.engine.context import EngineContext
 from syncer.engine.deadletters import Failure
 from syncer.engine.idmap import Resolver
@@ -199,6 +199,8 @@ class FlowRun:
 
     def _open_run(self, started: datetime) -> None:
         with self.context.store.session() as session:
+            for run_id in abandoned.close_abandoned(session, self.flow.name):
+                log.warning("an earlier run was interrupted", earlier_run=run_id)
             session.add(
                 Run(
                     id=self.run_id,

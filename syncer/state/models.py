@@ -108,8 +108,8 @@ class Run(Base):
     kind: Mapped[str] = mapped_column(String(20), default="sync")
     """``sync`` (scheduled or ``syncer sync``), ``backfill``, ``retry`` (dead letters only)."""
     status: Mapped[str] = mapped_column(String(20), default="running")
-    """``running``, ``succeeded``, ``partial`` (finished with dead letters), ``failed`` or
-    ``stopped``."""
+    """``running``, ``succeeded``, ``partial`` (finished with dead letters), ``failed``,
+    ``stopped`` or ``interrupted`` (its process died; closed by the next run on the host)."""
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
     read: Mapped[int] = mapped_column(Integer, default=0)

@@ -44,7 +44,7 @@ from syncer.engine.snapshots import snapshot
 from syncer.mapping.catalog import SHIPPED_DIR, load_mapping
 from syncer.mapping.mapping import MappingContext, PassThroughRefs
 from syncer.state import open_store, upgrade_store
-from syncer.state.models import DeadLetter
+from syncer.state.models import DeadLetter, Run
 from tests.engine.conftest import KEY, PASSWORD, T0_MS, USER, World
 
 pytestmark = pytest.mark.slow
@@ -250,6 +250,9 @@ def test_kill_9_at_random_moments_then_every_customer_arrives_once_with_latest_v
         with store.session() as session:
             pending = session.query(DeadLetter).filter(DeadLetter.status != "resolved").all()
             assert not pending, [(d.record_key, d.reason) for d in pending[:10]]
+            # Every killed run was closed by the next one: none is left looking alive.
+            statuses = Counter(run.status for run in session.query(Run))
+            assert statuses["running"] == 0 and statuses["interrupted"] >= 1, statuses
     finally:
         store.close()
     print(f"\n{syncer.started} children, {len(syncer.kills)} killed: " + "; ".join(syncer.kills))

@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 
 import pytest
 
+from syncer.state.models import Run
 from tests.engine.conftest import T0_MS, World, store_for
 
 MIRROR = """
@@ -116,3 +119,39 @@ def test_sigterm_finishes_the_page_commits_and_exits_0(world):
     assert rest.status == "succeeded"
     assert rest.counts.created == 1500 - created  # resumed where it stopped, nothing twice
     assert len(world.repzo.documents("client")) == 1500
+
+
+def test_a_run_whose_process_died_is_closed_as_interrupted_by_the_next(world):
+    config = world.config(MIRROR)
+    (world.folder / "drop" / "customers.csv").write_text(rows(["A1"]), encoding="utf-8")
+    world.sync(config, "customers-csv-to-repzo")  # creates the store
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    store = store_for(world.store_url)
+    try:
+        with store.session() as session:
+            for run_id, pid in (("killed", int(dead.stdout)), ("alive", os.getppid())):
+                session.add(
+                    Run(
+                        id=run_id,
+                        flow="customers-csv-to-repzo",
+                        status="running",
+                        host=socket.gethostname(),
+                        pid=pid,
+                    )
+                )
+        world.tick()
+        [second] = world.sync(config, "customers-csv-to-repzo")
+        with store.session() as session:
+            killed, alive = session.get(Run, "killed"), session.get(Run, "alive")
+            assert killed is not None and alive is not None
+            assert killed.status == "interrupted" and killed.finished_at is not None
+            assert "ended without finishing" in (killed.error or "")
+            assert alive.status == "running"  # its process is still there: not ours to close
+            assert session.get(Run, second.run_id).status == "succeeded"  # type: ignore[union-attr]
+    finally:
+        store.close()

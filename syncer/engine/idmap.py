@@ -6,6 +6,7 @@ collections in memory. References between entities resolve through here too.
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -102,19 +103,36 @@ def attach(session: Session, rows: Iterable[IdMapEntry | None]) -> list[IdMapEnt
     return loaded
 
 
+CACHE_SIZE = 20_000
+"""Answers a resolver keeps: enough for the references of many pages (price lists, products),
+bounded so a run over millions of records does not grow with them."""
+
+
+class _Cache(dict[tuple[str, str], str | None]):
+    """A dict that forgets its oldest half when full (insertion order), so memory stays flat
+    while the hot references, asked for again on every page, come straight back."""
+
+    def __setitem__(self, key: tuple[str, str], value: str | None) -> None:
+        if len(self) >= CACHE_SIZE and key not in self:
+            for old in list(itertools.islice(iter(self), CACHE_SIZE // 2)):
+                del self[old]
+        super().__setitem__(key, value)
+
+
 class Resolver:
     """References of one connector, through the id map: (entity, native id) <-> canonical id.
 
     ``streams`` says which stream of the connector holds each entity. Answers are cached for the
-    run; :meth:`prefetch` fills the cache for a whole page with one query per entity.
+    run, up to CACHE_SIZE of them; :meth:`prefetch_native` and :meth:`prefetch_canonical` fill
+    the cache for a whole page with one query per entity.
     """
 
     def __init__(self, session_factory: Any, connector: str, streams: Mapping[str, str]) -> None:
         self._session = session_factory
         self.connector = connector
         self.streams = streams
-        self._to_canonical: dict[tuple[str, str], str | None] = {}
-        self._to_native: dict[tuple[str, str], str | None] = {}
+        self._to_canonical = _Cache()
+        self._to_native = _Cache()
 
     def prefetch_native(self, pairs: Iterable[tuple[str, str]]) -> None:
         by_entity: dict[str, list[str]] = {}
@@ -168,5 +186,6 @@ class Resolver:
 
     def forget_misses(self) -> None:
         """Drop cached misses: a dependency synced meanwhile may resolve them now."""
-        self._to_canonical = {k: v for k, v in self._to_canonical.items() if v is not None}
-        self._to_native = {k: v for k, v in self._to_native.items() if v is not None}
+        for cache in (self._to_canonical, self._to_native):
+            for key in [key for key, value in cache.items() if value is None]:
+                del cache[key]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import textwrap
 import uuid
@@ -16,6 +17,18 @@ from typer.testing import CliRunner
 from syncer.state.engine import create_store_engine, normalize_url
 
 PG_URL_ENV = "SYNCER_TEST_PG_URL"
+
+
+@pytest.fixture(autouse=True)
+def _no_logging_to_closed_streams() -> Iterator[None]:
+    """A CLI test configures logging onto the CliRunner's stream, which is closed afterwards;
+    later tests in the same process would each print a "Logging error" for every line."""
+    yield
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        stream = getattr(handler, "stream", None)
+        if type(handler) is logging.StreamHandler and getattr(stream, "closed", False):
+            root.removeHandler(handler)
 
 
 @pytest.fixture

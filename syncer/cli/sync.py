@@ -110,8 +110,10 @@ def show(results: list[RunResult]) -> None:
     out.print(table)
     for result in results:
         if result.error:
+            # A busy flow is not an error: another process is doing the work right now.
+            kind = "note" if result.status == "busy" else "error"
             consoles.err().print(
-                f"error: {result.flow}: {result.error}", markup=False, soft_wrap=True
+                f"{kind}: {result.flow}: {result.error}", markup=False, soft_wrap=True
             )
     if any(r.counts.failed for r in results):
         out.print("Some records became dead letters: `syncer dead-letters list` shows why.")

@@ -20,10 +20,11 @@ Per page, in order:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,7 +36,7 @@ from syncer.canonical import ENTITIES
 from syncer.concurrency import bounded_map
 from syncer.config.models import FlowConfig
 from syncer.connector import LOCATION_FIELD, Page, Record, WriteKind, WriteOp, WriteResult
-from syncer.engine import abandoned, conflicts, cursor, deadletters, idmap
+from syncer.engine import abandoned, conflicts, cursor, deadletters, idmap, leases
 from syncer.engine.context import EngineContext
 from syncer.engine.deadletters import Failure
 from syncer.engine.idmap import Resolver
@@ -86,7 +87,8 @@ class RunResult:
     run_id: str
     flow: str
     status: str
-    """``succeeded``, ``partial`` (dead letters), ``failed``, ``stopped`` or ``skipped``."""
+    """``succeeded``, ``partial`` (dead letters), ``failed``, ``stopped``, or ``busy`` (another
+    process holds the flow's lease; nothing was done)."""
     counts: Counts
     error: str | None = None
     error_exit: int | None = None
@@ -160,42 +162,87 @@ class FlowRun:
         self.model = ENTITIES[self.entity]
         self.logs = RunLogs.for_flow(context, flow, self.run_id)
         self.failed_records: list[dict[str, Any]] = []
+        self.lease_ttl = leases.DEFAULT_TTL
+        self._lease: leases.Held | None = None
 
     # -- the run -----------------------------------------------------------------------------
 
     async def execute(self) -> RunResult:
         started = utcnow()
         with log_context(flow=self.flow.name, run_id=self.run_id):
-            self._open_run(started)
-            await self.logs.started()
-            status, error, exit_code = "succeeded", None, None
+            name = leases.lease_name(self.flow)
             try:
-                complete = await self._scan()
-                if not self.stop.is_set():
-                    await self.retry_dead_letters()
-                    if complete and self.flow.mode == "mirror":
-                        await self._mirror()
-                if self.stop.is_set():
-                    status = "stopped"
-                elif self.counts.failed:
-                    status = "partial"
-            except RemoteError as failure:
-                status, error, exit_code = "failed", failure.message, int(failure.exit_code)
-                log.error("run failed", **failure.fields())
-            finished = utcnow()
-            self._close_run(status, error, finished)
-            await self.logs.finished(status, self.counts.as_body(), error, self.failed_records)
-            log.info("run finished", status=status, **self.counts.as_body())
-            return RunResult(
-                self.run_id,
-                self.flow.name,
-                status,
-                self.counts,
-                error,
-                exit_code,
-                started,
-                finished,
-            )
+                self._lease = leases.acquire(
+                    self.context.store, name, leases.new_holder(), self.lease_ttl
+                )
+            except leases.LeaseBusy as busy:
+                log.warning("flow is busy in another process", holder=busy.holder)
+                return RunResult(
+                    self.run_id, self.flow.name, "busy", self.counts, busy.message, None, started
+                )
+            heartbeat = asyncio.create_task(self._heartbeat())
+            try:
+                return await self._execute(started)
+            finally:
+                heartbeat.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await heartbeat
+                leases.release(self.context.store, self._lease)
+
+    async def _execute(self, started: datetime) -> RunResult:
+        self._open_run(started)
+        await self.logs.started()
+        status, error, exit_code = "succeeded", None, None
+        try:
+            complete = await self._scan()
+            if not self.stop.is_set():
+                await self.retry_dead_letters()
+                if complete and self.flow.mode == "mirror":
+                    await self._mirror()
+            if self.stop.is_set():
+                status = "stopped"
+            elif self.counts.failed:
+                status = "partial"
+        except RemoteError as failure:
+            status, error, exit_code = "failed", failure.message, int(failure.exit_code)
+            log.error("run failed", **failure.fields())
+        except leases.LeaseLost as lost:
+            status, error, exit_code = "failed", lost.message, int(lost.exit_code)
+            log.error("run lost its lease", lease=lost.name)
+        finished = utcnow()
+        self._close_run(status, error, finished)
+        await self.logs.finished(status, self.counts.as_body(), error, self.failed_records)
+        log.info("run finished", status=status, **self.counts.as_body())
+        return RunResult(
+            self.run_id,
+            self.flow.name,
+            status,
+            self.counts,
+            error,
+            exit_code,
+            started,
+            finished,
+        )
+
+    async def _heartbeat(self) -> None:
+        """Keep the lease while the run waits on remote systems (commits renew it too)."""
+        assert self._lease is not None
+        while True:
+            await asyncio.sleep(self.lease_ttl.total_seconds() / 3)
+            try:
+                with self.context.store.session() as session:
+                    leases.renew(session, self._lease)
+            except leases.LeaseLost:
+                log.error("the flow's lease was taken over; the next commit will stop this run")
+                return
+
+    @contextlib.contextmanager
+    def _fenced(self) -> Iterator[Session]:
+        """A state-store transaction that commits only while this run still holds its lease."""
+        with self.context.store.session() as session:
+            if self._lease is not None:
+                leases.renew(session, self._lease)
+            yield session
 
     def _open_run(self, started: datetime) -> None:
         with self.context.store.session() as session:
@@ -232,7 +279,7 @@ class FlowRun:
         server_now = None
         if self.source_info.cursor in ("updated_at", "id") and not full:
             server_now = await self.source.server_time()
-        with self.context.store.session() as session:
+        with self._fenced() as session:
             scan = cursor.plan(
                 session,
                 flow=flow.name,
@@ -269,7 +316,7 @@ class FlowRun:
             aclose = getattr(pages, "aclose", None)
             if aclose is not None:
                 await aclose()
-        with self.context.store.session() as session:
+        with self._fenced() as session:
             cursor.complete(
                 session,
                 flow.name,
@@ -424,7 +471,7 @@ class FlowRun:
         fresh = [item for item in items if item.row is None]
         if not fresh:
             return
-        with self.context.store.session() as session:
+        with self._fenced() as session:
             for item in fresh:
                 item.row = idmap.link(
                     session,
@@ -558,7 +605,7 @@ class FlowRun:
                 }
                 for name in decision.undecided
             }
-            with self.context.store.session() as session:
+            with self._fenced() as session:
                 conflicts.record(
                     session,
                     flow=self.flow.name,
@@ -680,7 +727,7 @@ class FlowRun:
     ) -> None:
         flow = self.flow
         synced: list[str] = []
-        with self.context.store.session() as session:
+        with self._fenced() as session:
             # One SELECT for the page's rows, and no flush per record: the inserts and updates
             # go out together when the transaction commits.
             stored = idmap.attach(session, [r for i in items for r in (i.row, i.target_row)])
@@ -862,7 +909,7 @@ class FlowRun:
                 ops.append(WriteOp("delete", {}, ref=row.native_id, native_id=target_row.native_id))
         results = await self._write_split(ops) if ops else []
         done = {result.ref for result in results if result.outcome != "failed"}
-        with self.context.store.session() as session:
+        with self._fenced() as session:
             for row in gone:
                 if row.native_id in done or row.canonical_id not in targets:
                     stored = session.merge(row)

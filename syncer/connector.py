@@ -165,7 +165,12 @@ class Connector(Protocol):
         """Records whose ``field`` equals one of ``values`` (a server-side filter)."""
         ...
 
-    async def write(self, stream: str, ops: Sequence[WriteOp]) -> list[WriteResult]: ...
+    async def write(self, stream: str, ops: Sequence[WriteOp]) -> list[WriteResult]:
+        """Write a batch. A connector that acknowledges writes before the system shows them
+        (the CSV connector journals batches and rewrites the file later) may also define
+        ``async def flush(self, stream: str) -> None``: the engine calls it at the end of
+        every run, after the last write to ``stream``."""
+        ...
 
     async def aclose(self) -> None: ...
 

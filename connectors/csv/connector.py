@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
+from connectors.csv.journal import Journal, Layout, journal_path
 from connectors.csv.reader import CsvFormatError, Row, read_rows
 from connectors.csv.settings import CsvSettings, CsvStreamSettings
-from connectors.csv.writer import Change, append, upsert
+from connectors.csv.writer import Change
 from syncer.connector import (
     LOCATION_FIELD,
     CheckResult,
@@ -27,7 +28,10 @@ from syncer.connector import (
     WriteOutcome,
     WriteResult,
 )
+from syncer.logs import get_logger
 from syncer.remote.errors import FatalRemoteError, SkippableRemoteError
+
+log = get_logger(__name__)
 
 GLOB_CHARACTERS = frozenset("*?[")
 HASH_CHUNK = 1 << 20
@@ -47,9 +51,23 @@ class CsvConnector:
         self.name = name
         self.settings = settings
         self.folder = settings.path
+        self._journals: dict[Path, Journal] = {}
 
     async def aclose(self) -> None:
-        return None
+        for journal in list(self._journals.values()):
+            try:
+                await asyncio.to_thread(journal.rewrite)
+            except (CsvFormatError, OSError) as error:
+                # Nothing is lost: the journal stays and the next use of the file replays it.
+                log.warning(
+                    "could not rewrite the file; its journal is kept for the next run",
+                    path=str(journal.path),
+                    error=str(error),
+                )
+
+    async def flush(self, stream: str) -> None:
+        """Rewrite the stream's file with every row written to it so far."""
+        await asyncio.to_thread(self._settle, stream)
 
     # -- streams ---------------------------------------------------------------------------
 
@@ -117,6 +135,7 @@ class CsvConnector:
             yield page
 
     def _pages(self, stream: str, request: ReadRequest) -> Iterator[Page]:
+        self._settle(stream)
         options = self.settings.stream(stream)
         size = request.page_size or self.settings.page_size
         if options.updated_at:
@@ -214,8 +233,7 @@ class CsvConnector:
         def scan() -> list[Record]:
             return [
                 item
-                for path in self.files(stream)
-                for item in self._rows(path, options)
+                for item in self._current_rows(stream, options)
                 if not isinstance(item, RejectedRecord) and item.get(field) in wanted
             ]
 
@@ -227,25 +245,21 @@ class CsvConnector:
         return await asyncio.to_thread(self._write, stream, ops)
 
     def _write(self, stream: str, ops: Sequence[WriteOp]) -> list[WriteResult]:
-        options = self.settings.stream(stream)
-        pattern = options.file or f"{stream}.csv"
-        if _is_glob(pattern):
+        written = self._written_file(stream)
+        if written is None:
             raise FatalRemoteError(
-                f"stream {stream!r} reads the files {pattern}; set `file:` to one file name to "
-                "write to it",
+                f"stream {stream!r} reads the files {self.settings.stream(stream).file}; set "
+                "`file:` to one file name to write to it",
                 system=self.name,
                 resource=stream,
             )
-        path = self.folder / pattern
-        encoding = self.settings.encoding_for(options)
-        delimiter = self.settings.delimiter_for(options)
+        path, options = written
         try:
+            journal = self._journal(path, options)
             if options.mode == "append":
                 records = [op.record for op in ops if op.kind != "delete"]
-                append(
-                    path, records, encoding=encoding, delimiter=delimiter, columns=options.columns
-                )
-                return [
+                journal.append(records)
+                results = [
                     WriteResult(
                         op.ref, "created", native_id=_key(op, options.key), record=op.record
                     )
@@ -253,7 +267,11 @@ class CsvConnector:
                     else self._refused(op, stream, "a ledger in append mode cannot delete rows")
                     for op in ops
                 ]
-            return self._upsert(path, stream, ops, options, encoding, delimiter)
+            else:
+                results = self._upsert(journal, stream, ops, options)
+            if journal.pending >= self.settings.rewrite_every:
+                journal.rewrite()
+            return results
         except (CsvFormatError, KeyError) as error:
             message = error.args[0] if isinstance(error, KeyError) else str(error)
             raise FatalRemoteError(str(message), system=self.name, path=str(path)) from None
@@ -263,13 +281,7 @@ class CsvConnector:
             ) from None
 
     def _upsert(
-        self,
-        path: Path,
-        stream: str,
-        ops: Sequence[WriteOp],
-        options: CsvStreamSettings,
-        encoding: str,
-        delimiter: str,
+        self, journal: Journal, stream: str, ops: Sequence[WriteOp], options: CsvStreamSettings
     ) -> list[WriteResult]:
         results: dict[str, WriteResult] = {}
         changes: list[Change] = []
@@ -283,20 +295,77 @@ class CsvConnector:
                 continue
             changes.append(Change(key, None if op.kind == "delete" else op.record))
             keyed.append((op, key))
-        outcomes = upsert(
-            path,
-            changes,
-            key=options.key,
-            encoding=encoding,
-            delimiter=delimiter,
-            columns=options.columns,
-        )
+        outcomes = journal.upsert(changes)
         for op, key in keyed:
             outcome = outcomes.get(key, "updated")
             # Deleting a row that is not there leaves the file as asked: that is a delete too.
             kind: WriteOutcome = "deleted" if outcome == "missing" else outcome
             results[op.ref] = WriteResult(op.ref, kind, native_id=key, record=op.record)
         return [results[op.ref] for op in ops]
+
+    # -- the journal of rows not yet in the file --------------------------------------------
+
+    def _journal(self, path: Path, options: CsvStreamSettings) -> Journal:
+        journal = self._journals.get(path)
+        if journal is None:
+            layout = Layout(
+                mode=options.mode,
+                key=options.key,
+                encoding=self.settings.encoding_for(options),
+                delimiter=self.settings.delimiter_for(options),
+                columns=tuple(options.columns) if options.columns else None,
+            )
+            journal = self._journals[path] = Journal(path, layout)
+        return journal
+
+    def _written_file(self, stream: str) -> tuple[Path, CsvStreamSettings] | None:
+        """The one file a stream is written to (a glob stream is read-only)."""
+        options = self.settings.stream(stream)
+        pattern = options.file or f"{stream}.csv"
+        return None if _is_glob(pattern) else (self.folder / pattern, options)
+
+    def _pending_journal(self, stream: str) -> Journal | None:
+        """The stream's journal, also one a process that died left behind."""
+        written = self._written_file(stream)
+        if written is None:
+            return None
+        path, options = written
+        if path not in self._journals and not journal_path(path).exists():
+            return None
+        try:
+            return self._journal(path, options)
+        except CsvFormatError as error:
+            raise FatalRemoteError(str(error), system=self.name, path=str(path)) from None
+
+    def _settle(self, stream: str) -> None:
+        """Bring the file up to date with its journal, so a read sees every row written."""
+        journal = self._pending_journal(stream)
+        if journal is None:
+            return
+        try:
+            journal.rewrite()
+        except CsvFormatError as error:
+            raise FatalRemoteError(str(error), system=self.name, path=str(journal.path)) from None
+        except OSError as error:
+            raise FatalRemoteError(
+                f"cannot write {journal.path}: {error.strerror}",
+                system=self.name,
+                path=str(journal.path),
+            ) from None
+
+    def _current_rows(
+        self, stream: str, options: CsvStreamSettings
+    ) -> Iterator[Record | RejectedRecord]:
+        """Every row of the stream as it stands, journaled rows included, without rewriting
+        the file (lookups run for every batch; a rewrite per batch is what the journal saves)."""
+        journal = self._pending_journal(stream)
+        if journal is None:
+            for path in self.files(stream):
+                yield from self._rows(path, options)
+            return
+        rows = self._rows(journal.path, options) if journal.path.is_file() else iter(())
+        records = (item for item in rows if not isinstance(item, RejectedRecord))
+        yield from journal.overlay(records, journal.file.name)
 
     def _refused(self, op: WriteOp, stream: str, reason: str) -> WriteResult:
         error = SkippableRemoteError(reason, system=self.name, resource=stream, record_id=op.ref)

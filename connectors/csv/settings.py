@@ -82,6 +82,10 @@ class CsvSettings(ConnectorSettings):
     wants); Excel exports in the Middle East are often ``cp1256``."""
     page_size: int = Field(default=1000, ge=1, le=100_000)
     """Rows handed to the engine at a time."""
+    rewrite_every: int = Field(default=20_000, ge=1, le=1_000_000)
+    """Rows written are collected in a journal beside the file (``.<file>.journal``) and the
+    file is rewritten once this many are waiting, and at the end of every run: rewriting a
+    large file for every batch would make an export slow down as the file grows."""
     streams: dict[str, CsvStreamSettings] = Field(default_factory=dict)
     """Per-stream settings; a file in the folder is a stream even without an entry here."""
 

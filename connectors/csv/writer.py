@@ -4,7 +4,8 @@ sees the old file or the new one, never half of one.
 
 Upsert rewrites the file streaming row by row, replacing rows whose key is in the batch and
 appending new ones, so memory does not grow with the file. Append copies the old bytes as they
-are and adds rows at the end (a ledger).
+are and adds rows at the end (a ledger). Both cost the size of the whole file, so the connector
+collects batches in a journal (``journal.py``) and calls these once per many batches.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import csv
 import json
 import os
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -48,8 +49,14 @@ def cell(value: Any) -> str:
     return str(value)
 
 
+BeforeReplace = Callable[[int], None]
+"""Told the size of the complete new file just before it replaces the old one."""
+
+
 @contextmanager
-def atomic_file(path: Path, encoding: str) -> Iterator[IO[str]]:
+def atomic_file(
+    path: Path, encoding: str, before_replace: BeforeReplace | None = None
+) -> Iterator[IO[str]]:
     """A text file that replaces ``path`` only once it is complete and on disk."""
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_leftovers(path)
@@ -59,8 +66,10 @@ def atomic_file(path: Path, encoding: str) -> Iterator[IO[str]]:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
+        if before_replace is not None:
+            before_replace(temporary.stat().st_size)
         temporary.replace(path)
-        _fsync_directory(path.parent)
+        fsync_directory(path.parent)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
@@ -72,7 +81,7 @@ def _remove_leftovers(path: Path) -> None:
         leftover.unlink(missing_ok=True)
 
 
-def _fsync_directory(folder: Path) -> None:
+def fsync_directory(folder: Path) -> None:
     descriptor = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(descriptor)
@@ -97,6 +106,7 @@ def upsert(
     encoding: str,
     delimiter: str,
     columns: Sequence[str] | None = None,
+    before_replace: BeforeReplace | None = None,
 ) -> dict[str, Outcome]:
     """Apply ``changes`` keyed by the ``key`` column; returns the outcome per key."""
     pending = {change.key: change for change in changes}
@@ -105,7 +115,7 @@ def upsert(
     if existing is not None and key not in existing:
         raise CsvFormatError(path, 1, f"the file has no {key!r} column to key the rows by")
     outcomes: dict[str, Outcome] = {}
-    with atomic_file(path, encoding) as handle:
+    with atomic_file(path, encoding, before_replace) as handle:
         writer = csv.writer(handle, delimiter=delimiter, lineterminator="\r\n")
         writer.writerow(names)
         if existing is not None:
@@ -140,6 +150,7 @@ def append(
     encoding: str,
     delimiter: str,
     columns: Sequence[str] | None = None,
+    before_replace: BeforeReplace | None = None,
 ) -> list[str]:
     """Add ``rows`` at the end of a ledger. Returns the columns of the file; a row with a
     column the file does not have is refused before anything is written (KeyError)."""
@@ -152,7 +163,7 @@ def append(
         unknown = [name for name in row if name not in names]
         if unknown:
             raise KeyError(f"column {unknown[0]!r} is not in {path.name}'s header")
-    with atomic_file(path, encoding) as handle:
+    with atomic_file(path, encoding, before_replace) as handle:
         if existing is not None:
             with path.open("r", encoding=encoding, newline="") as old:
                 last = ""

@@ -199,6 +199,7 @@ class FlowRun:
                 await self.retry_dead_letters()
                 if complete and self.flow.mode == "mirror":
                     await self._mirror()
+            await self._flush_target()
             if self.stop.is_set():
                 status = "stopped"
             elif self.counts.failed:
@@ -223,6 +224,12 @@ class FlowRun:
             started,
             finished,
         )
+
+    async def _flush_target(self) -> None:
+        """A target that acknowledges writes before it shows them makes them visible now."""
+        flush = getattr(self.target, "flush", None)
+        if flush is not None:
+            await flush(self.flow.target.stream)
 
     async def _heartbeat(self) -> None:
         """Keep the lease while the run waits on remote systems (commits renew it too)."""

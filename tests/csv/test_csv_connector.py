@@ -194,10 +194,12 @@ async def test_upsert_writes_keyed_rows_and_rerunning_changes_nothing(tmp_path):
         ("created", "INV-2"),
     ]
     path = tmp_path / "invoices.csv"
+    await conn.flush("invoices")
     content = path.read_bytes()
     assert content.startswith(b"\xef\xbb\xbfnumber,customer,total,notes\r\n")  # Excel-friendly
     again = await conn.write("invoices", ops)
     assert [r.outcome for r in again] == ["updated", "updated"]
+    await conn.flush("invoices")
     assert path.read_bytes() == content
 
     await conn.write(
@@ -236,6 +238,7 @@ async def test_a_record_without_its_key_fails_alone(tmp_path):
 async def test_append_mode_is_a_ledger(tmp_path):
     conn = connector(tmp_path, streams={"payments": {"key": "number", "mode": "append"}})
     await conn.write("payments", [WriteOp("create", {"number": "P-1", "amount": "5"}, ref="a")])
+    await conn.flush("payments")
     (tmp_path / "payments.csv").write_bytes(
         (tmp_path / "payments.csv").read_bytes().rstrip(b"\r\n")
     )

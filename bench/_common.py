@@ -4,13 +4,14 @@ processes, memory and stats."""
 from __future__ import annotations
 
 import asyncio
-import os
+import contextlib
 import re
 import resource
 import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -25,10 +26,12 @@ ERP_USER, ERP_PASSWORD = "bench", "bench-erp-pw"
 
 
 def peak_rss_mb(pid: int | None = None) -> float:
-    """Peak resident memory of a process (this one by default), in MB."""
-    if pid is None:
+    """Peak resident memory of a process (this one by default), in MB. VmHWM counts only the
+    process's own image; ru_maxrss would include what its parent had when it forked it."""
+    status_file = Path(f"/proc/{pid or 'self'}/status")
+    if pid is None and not status_file.exists():
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    status = Path(f"/proc/{pid}/status").read_text()
+    status = status_file.read_text()
     match = re.search(r"VmHWM:\s+(\d+) kB", status)
     return int(match.group(1)) / 1024 if match else float("nan")
 
@@ -78,17 +81,24 @@ class Child:
 
 
 def run_child(command: Sequence[str]) -> Child:
-    """Run a command to its end and measure it. Its peak RSS comes from wait4(), so it is this
-    child's alone, not the largest of every child so far (RUSAGE_CHILDREN)."""
+    """Run a command to its end and measure it. Its peak RSS is the high-water mark of its own
+    memory (VmHWM), sampled until it exits: wait4()'s ru_maxrss would also count the parent's
+    pages the child had before its exec."""
     started = time.perf_counter()
+    peak = 0.0
     with subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     ) as child:
         assert child.stdout is not None
-        output = child.stdout.read()  # the child prints little; read to the end, then reap
-        _pid, status, usage = os.wait4(child.pid, 0)
-        child.returncode = os.waitstatus_to_exitcode(status)
-    return Child(time.perf_counter() - started, usage.ru_maxrss / 1024, child.returncode, output)
+        chunks: list[str] = []
+        reader = threading.Thread(target=lambda: chunks.append(child.stdout.read()))  # type: ignore[union-attr]
+        reader.start()
+        while child.poll() is None:
+            with contextlib.suppress(OSError, ValueError):  # it is exiting
+                peak = max(peak, peak_rss_mb(child.pid))
+            time.sleep(0.05)
+        reader.join()
+    return Child(time.perf_counter() - started, peak, child.returncode, "".join(chunks))
 
 
 def bare_create(

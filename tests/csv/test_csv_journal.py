@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+import connectors.csv.journal as journal_module
 from connectors.csv import CsvConnector, CsvSettings
 from connectors.csv.journal import Journal, Layout, journal_path
 from connectors.csv.reader import BadRow, CsvFormatError, Row, read_rows
@@ -223,3 +224,38 @@ def test_kill_9_while_batches_are_written_loses_no_acknowledged_row(tmp_path):
         assert expected <= set(ids), f"attempt {attempt}: an acknowledged row is missing"
         assert not list(tmp_path.glob(".*.tmp"))
     assert interrupted >= 4, "the kills should land while batches are being written"
+
+
+async def test_new_rows_are_added_without_rewriting_the_old_ones_and_new_columns_still_work(
+    tmp_path, monkeypatch
+):
+    path = tmp_path / "customers.csv"
+    path.write_bytes(b"\xef\xbb\xbfid,name,v\r\nC-0,Customer 0,1\r\n")
+    conn = connector(tmp_path)
+    rewrites: list[str] = []
+    for name in ("append", "upsert"):
+        real = getattr(journal_module, name)
+
+        def spy(*args, _real=real, _name=name, **kwargs):
+            rewrites.append(_name)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(journal_module, name, spy)
+
+    await conn.write("customers", [customer(1), customer(2)])
+    await conn.flush("customers")
+    assert rewrites == ["append"]  # the old rows are copied as bytes, not parsed again
+    assert path.read_bytes() == (
+        b"\xef\xbb\xbfid,name,v\r\nC-0,Customer 0,1\r\nC-1,Customer 1,1\r\nC-2,Customer 2,1\r\n"
+    )
+
+    await conn.write("customers", [WriteOp("create", {"id": "C-3", "city": "Irbid"}, ref="3")])
+    await conn.write("customers", [customer(0, version=2)])
+    await conn.flush("customers")
+    assert rewrites == ["append", "upsert"]  # a new column, and an update: a full rewrite
+    assert rows_of(path) == [
+        {"id": "C-0", "name": "Customer 0", "v": "2", "city": ""},
+        {"id": "C-1", "name": "Customer 1", "v": "1", "city": ""},
+        {"id": "C-2", "name": "Customer 2", "v": "1", "city": ""},
+        {"id": "C-3", "name": "", "v": "", "city": "Irbid"},
+    ]

@@ -101,8 +101,52 @@ def normalize(value: Any) -> Any:
     raise TypeError(f"cannot hash a {type(value).__name__}")
 
 
+_encode_string: Any = json.encoder.encode_basestring
+"""JSON's own string encoder (C), as ``json.dumps(..., ensure_ascii=False)`` uses it."""
+
+_SORTED: dict[frozenset[str], tuple[tuple[str, str], ...]] = {}
+"""Per field set: (name, its JSON-encoded key) in sorted order. Flows have a handful."""
+
+
+def _sorted_fields(fields: frozenset[str]) -> tuple[tuple[str, str], ...]:
+    found = _SORTED.get(fields)
+    if found is None:
+        found = tuple((name, _encode_string(name)) for name in sorted(fields))
+        if len(_SORTED) < 1024:
+            _SORTED[fields] = found
+    return found
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def content_hash(values: Mapping[str, Any], fields: Iterable[str] | None = None) -> str:
-    """SHA-256 (hex) of the normalised ``values``, restricted to ``fields`` when given."""
-    document = _mapping(values if fields is None else {name: values.get(name) for name in fields})
-    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """SHA-256 (hex) of the normalised ``values``, restricted to ``fields`` when given.
+
+    The hashed text is ``json.dumps(document, sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False)`` of the normalised document; the top level is spelled out here
+    because this runs for every record of every sync, and the text must never change: stored
+    hashes would all look like changes.
+    """
+    names = _sorted_fields(frozenset(values if fields is None else fields))
+    parts: list[str] = []
+    for name, key in names:
+        item: Any = values.get(name)
+        if item is None:
+            continue
+        kind: type = type(item)
+        if kind is str:
+            if item:
+                parts.append(f"{key}:{_encode_string(item)}")
+            continue
+        if kind is bool:
+            parts.append(f"{key}:true" if item else f"{key}:false")
+            continue
+        if (kind is list or kind is dict) and not item:
+            continue
+        plain = normalize(item)
+        text = _encode_string(plain) if type(plain) is str else _json(plain)
+        parts.append(f"{key}:{text}")
+    text = "{" + ",".join(parts) + "}"
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -27,7 +28,7 @@ from connectors.erp_stub import ErpStubSettings
 from connectors.repzo import RepzoConnector, RepzoSettings
 from syncer.config.models import ConnectorSettings
 from syncer.mapping.catalog import SHIPPED_DIR, MappingCatalog, load_mapping
-from syncer.mapping.hashing import content_hash
+from syncer.mapping.hashing import content_hash, normalize
 from syncer.mapping.mapping import CompiledMapping, FieldRule, MappingContext, PassThroughRefs
 from syncer.mapping.paths import MISSING
 from tests.mapping.strategies import instants, model_values
@@ -261,6 +262,39 @@ def reordered(value: Any) -> Any:
     if isinstance(value, list):
         return [reordered(item) for item in value]
     return value
+
+
+def reference_hash(values: dict[str, Any]) -> str:
+    """The definition of the content hash: SHA-256 of the normalised document as sorted,
+    compact JSON. content_hash spells the top level out for speed; it must not differ."""
+    text = json.dumps(normalize(values), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@given(documents, st.dictionaries(keys, st.sampled_from([None, "", [], {}, 1.5]), max_size=3))
+def test_hash_is_the_sorted_json_of_the_normalised_document(
+    document: dict[str, Any], extra: dict[str, Any]
+):
+    values = {**document, **extra, "text": 'quote " newline \n \u2028 \x01 سوق'}
+    assert content_hash(values) == reference_hash(values)
+    fields = list(values)[::2]
+    assert content_hash(values, fields) == reference_hash({k: values[k] for k in fields})
+
+
+def test_hash_text_is_pinned():
+    # Stored hashes outlive versions of syncer: a change here makes every record look changed.
+    values = {
+        "code": "C-00042",
+        "name": "سوق النور",
+        "credit_limit": Decimal("1500.500"),
+        "latitude": 31.95,
+        "active": True,
+        "lines": [{"sku": "A", "qty": 2}],
+        "at": datetime(2026, 11, 29, 21, 0, tzinfo=timezone(timedelta(hours=3))),
+    }
+    assert content_hash(values) == (
+        "8109603c348b8ed9ab02cee9c3ead9169f0ab0b9bc7d3a7ca2d3ae83f592f014"
+    )
 
 
 @given(documents)

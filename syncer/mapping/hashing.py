@@ -35,10 +35,9 @@ def _float(value: float) -> str:
 
 
 def _decimal(value: Decimal) -> str:
-    exponent = value.as_tuple().exponent
-    if isinstance(exponent, int) and exponent >= 0:
+    if value == value.to_integral_value():
         return str(int(value))
-    return _number(value)
+    return f"{value.normalize():f}"
 
 
 def _datetime(value: datetime) -> str:
@@ -142,6 +141,12 @@ def content_hash(values: Mapping[str, Any], fields: Iterable[str] | None = None)
             continue
         if kind is bool:
             parts.append(f"{key}:true" if item else f"{key}:false")
+            continue
+        if kind is Decimal:
+            parts.append(f'{key}:"{_decimal(item)}"')  # digits, sign and a dot: nothing to escape
+            continue
+        if kind is float:
+            parts.append(f"{key}:{_encode_string(_float(item))}")
             continue
         if (kind is list or kind is dict) and not item:
             continue

@@ -271,19 +271,35 @@ class CompiledMapping:
     """Read fields whose canonical values are sub-records (lines), turned into plain dicts."""
 
     def __post_init__(self) -> None:
-        def plain_key(rule: FieldRule) -> str | None:
-            if rule.simple and rule.path is not None and len(rule.path.parts) == 1:
-                key = rule.path.parts[0]
-                return key if isinstance(key, str) else None
-            return None
+        def plain_keys(rule: FieldRule) -> tuple[str, ...] | None:
+            """The keys of a field that is nothing but a path of object keys."""
+            if not rule.simple or rule.path is None:
+                return None
+            parts = rule.path.parts
+            return parts if all(isinstance(part, str) for part in parts) else None  # type: ignore[return-value]
 
         reads = [rule for rule in self.rules if rule.reads]
         writes = [rule for rule in self.rules if rule.writes]
         self._reads = tuple(reads)
-        self._plain_reads = tuple((r.name, k) for r in reads if (k := plain_key(r)) is not None)
-        self._other_reads = tuple(r for r in reads if plain_key(r) is None)
-        self._plain_writes = tuple((r.name, k) for r in writes if (k := plain_key(r)) is not None)
-        self._other_writes = tuple(r for r in writes if plain_key(r) is None)
+        self._read_names = tuple(sorted(self.read_fields))
+        # The common cases, inlined in read() and write(): a field that is one key, or a few
+        # nested keys, and nothing else. They run per record and per field.
+        self._plain_reads = tuple(
+            (r.name, keys[0]) for r in reads if (keys := plain_keys(r)) and len(keys) == 1
+        )
+        self._nested_reads = tuple(
+            (r.name, keys) for r in reads if (keys := plain_keys(r)) and len(keys) > 1
+        )
+        self._other_reads = tuple(r for r in reads if plain_keys(r) is None)
+        self._plain_writes = tuple(
+            (r.name, keys[0]) for r in writes if (keys := plain_keys(r)) and len(keys) == 1
+        )
+        self._nested_writes = tuple(
+            (r.name, keys[:-1], keys[-1])
+            for r in writes
+            if (keys := plain_keys(r)) and len(keys) > 1
+        )
+        self._other_writes = tuple(r for r in writes if plain_keys(r) is None)
 
     def native_id(self, record: Mapping[str, Any]) -> str:
         value = self.key.get(record)
@@ -320,6 +336,14 @@ class CompiledMapping:
                 for name, key in self._plain_reads
                 if (value := record.get(key, MISSING)) is not MISSING
             }
+            for name, keys in self._nested_reads:
+                value = record
+                for key in keys:
+                    value = value.get(key, MISSING) if isinstance(value, dict) else MISSING
+                    if value is MISSING:
+                        break
+                else:
+                    values[name] = value
             rules = self._other_reads
         else:
             values, rules = {}, self._reads
@@ -343,7 +367,8 @@ class CompiledMapping:
                 if (value := path.get(record)) is not MISSING
             }
         try:
-            model = self.model.model_validate(values)
+            # The validator itself: model_validate() adds a call per record and nothing else.
+            model = self.model.__pydantic_validator__.validate_python(values)
         except ValidationError as error:
             first = error.errors(include_url=False)[0]
             where = ".".join(str(part) for part in first["loc"])
@@ -351,7 +376,7 @@ class CompiledMapping:
                 _pydantic_reason(first), record_key=_where(native_id, record), field=where or None
             ) from None
         attributes = model.__dict__
-        typed = {name: attributes[name] for name in self.read_fields}
+        typed = {name: attributes[name] for name in self._read_names}
         for name in self.nested_fields:
             typed[name] = _plain(typed[name])
         if self.carry:
@@ -384,6 +409,12 @@ class CompiledMapping:
             for name, key in self._plain_writes
             if name in chosen and name in values
         }
+        for name, head, last in self._nested_writes:
+            if name in chosen and name in values:
+                target = out
+                for key in head:
+                    target = target.setdefault(key, {})
+                target[last] = values[name]
         for rule in self._other_writes:
             if rule.name not in chosen or rule.name not in values:
                 continue

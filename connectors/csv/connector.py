@@ -57,12 +57,12 @@ class CsvConnector:
         for journal in list(self._journals.values()):
             try:
                 await asyncio.to_thread(journal.rewrite)
-            except (CsvFormatError, OSError) as error:
+            except (CsvFormatError, KeyError, OSError) as error:
                 # Nothing is lost: the journal stays and the next use of the file replays it.
                 log.warning(
                     "could not rewrite the file; its journal is kept for the next run",
                     path=str(journal.path),
-                    error=str(error),
+                    error=_reason(error),
                 )
 
     async def flush(self, stream: str) -> None:
@@ -269,16 +269,25 @@ class CsvConnector:
                 ]
             else:
                 results = self._upsert(journal, stream, ops, options)
-            if journal.pending >= self.settings.rewrite_every:
-                journal.rewrite()
-            return results
         except (CsvFormatError, KeyError) as error:
-            message = error.args[0] if isinstance(error, KeyError) else str(error)
-            raise FatalRemoteError(str(message), system=self.name, path=str(path)) from None
+            raise FatalRemoteError(_reason(error), system=self.name, path=str(path)) from None
         except OSError as error:
             raise FatalRemoteError(
                 f"cannot write {path}: {error.strerror}", system=self.name, path=str(path)
             ) from None
+        if journal.pending >= self.settings.rewrite_every:
+            # The batch is journaled: it must be acknowledged whatever the rewrite does, or a
+            # ledger would get its rows twice when the engine sends them again.
+            try:
+                journal.rewrite()
+            except (CsvFormatError, KeyError, OSError) as error:
+                log.warning(
+                    "could not rewrite the file; its rows stay in the journal and the end of "
+                    "the run tries again",
+                    path=str(path),
+                    error=_reason(error),
+                )
+        return results
 
     def _upsert(
         self, journal: Journal, stream: str, ops: Sequence[WriteOp], options: CsvStreamSettings
@@ -344,8 +353,10 @@ class CsvConnector:
             return
         try:
             journal.rewrite()
-        except CsvFormatError as error:
-            raise FatalRemoteError(str(error), system=self.name, path=str(journal.path)) from None
+        except (CsvFormatError, KeyError) as error:
+            raise FatalRemoteError(
+                _reason(error), system=self.name, path=str(journal.path)
+            ) from None
         except OSError as error:
             raise FatalRemoteError(
                 f"cannot write {journal.path}: {error.strerror}",
@@ -370,6 +381,11 @@ class CsvConnector:
     def _refused(self, op: WriteOp, stream: str, reason: str) -> WriteResult:
         error = SkippableRemoteError(reason, system=self.name, resource=stream, record_id=op.ref)
         return WriteResult(op.ref, "failed", native_id=op.native_id, error=error)
+
+
+def _reason(error: Exception) -> str:
+    # A KeyError's str() is the repr of its message.
+    return str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
 
 
 def _key(op: WriteOp, column: str) -> str:

@@ -259,3 +259,25 @@ async def test_new_rows_are_added_without_rewriting_the_old_ones_and_new_columns
         {"id": "C-2", "name": "Customer 2", "v": "1", "city": ""},
         {"id": "C-3", "name": "", "v": "", "city": "Irbid"},
     ]
+
+
+async def test_a_failed_rewrite_keeps_the_batch_acknowledged_and_the_rows_journaled(tmp_path):
+    path = tmp_path / "payments.csv"
+    path.write_text("number,amount\r\nP-0,1\r\n", encoding="utf-8")
+    conn = connector(tmp_path, rewrite_every=2, streams={"payments": {"mode": "append"}})
+    await conn.write("payments", [WriteOp("create", {"number": "P-1", "amount": "5"}, ref="a")])
+    path.write_text("number\r\nP-0\r\n", encoding="utf-8")  # someone drops a column meanwhile
+
+    # The second batch reaches the threshold and the rewrite fails; the batch is journaled,
+    # so it is acknowledged: failing it would make the engine send it, and append it, again.
+    results = await conn.write(
+        "payments", [WriteOp("create", {"number": "P-2", "amount": "7"}, ref="b")]
+    )
+    assert [r.outcome for r in results] == ["created"]
+    with pytest.raises(Exception, match=r"column 'amount' is not in payments\.csv's header"):
+        await conn.flush("payments")
+    assert journal_path(path).exists() and path.read_bytes() == b"number\r\nP-0\r\n"
+
+    path.write_text("number,amount\r\nP-0,1\r\n", encoding="utf-8")  # the column is back
+    await connector(tmp_path, streams={"payments": {"mode": "append"}}).flush("payments")
+    assert [row["number"] for row in rows_of(path)] == ["P-0", "P-1", "P-2"]

@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -254,7 +255,7 @@ class CsvConnector:
                 resource=stream,
             )
         path, options = written
-        try:
+        with self._file_errors(path):
             journal = self._journal(path, options)
             if options.mode == "append":
                 records = [op.record for op in ops if op.kind != "delete"]
@@ -269,12 +270,6 @@ class CsvConnector:
                 ]
             else:
                 results = self._upsert(journal, stream, ops, options)
-        except (CsvFormatError, KeyError) as error:
-            raise FatalRemoteError(_reason(error), system=self.name, path=str(path)) from None
-        except OSError as error:
-            raise FatalRemoteError(
-                f"cannot write {path}: {error.strerror}", system=self.name, path=str(path)
-            ) from None
         if journal.pending >= self.settings.rewrite_every:
             # The batch is journaled: it must be acknowledged whatever the rewrite does, or a
             # ledger would get its rows twice when the engine sends them again.
@@ -341,27 +336,28 @@ class CsvConnector:
         path, options = written
         if path not in self._journals and not journal_path(path).exists():
             return None
-        try:
+        with self._file_errors(path):
             return self._journal(path, options)
-        except CsvFormatError as error:
-            raise FatalRemoteError(str(error), system=self.name, path=str(path)) from None
 
     def _settle(self, stream: str) -> None:
         """Bring the file up to date with its journal, so a read sees every row written."""
         journal = self._pending_journal(stream)
         if journal is None:
             return
-        try:
+        with self._file_errors(journal.path):
             journal.rewrite()
+
+    @contextmanager
+    def _file_errors(self, path: Path) -> Iterator[None]:
+        """A file that cannot be written (a broken row, a dropped column, a full disk) stops
+        the run with its name; nothing acknowledged is lost, the journal keeps it."""
+        try:
+            yield
         except (CsvFormatError, KeyError) as error:
-            raise FatalRemoteError(
-                _reason(error), system=self.name, path=str(journal.path)
-            ) from None
+            raise FatalRemoteError(_reason(error), system=self.name, path=str(path)) from None
         except OSError as error:
             raise FatalRemoteError(
-                f"cannot write {journal.path}: {error.strerror}",
-                system=self.name,
-                path=str(journal.path),
+                f"cannot write {path}: {error.strerror}", system=self.name, path=str(path)
             ) from None
 
     def _current_rows(

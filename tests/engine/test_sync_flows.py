@@ -5,8 +5,10 @@ Every test here defends an invariant of the design brief and fails without it.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 
+from syncer.engine.engine import Engine
 from syncer.state.models import DeadLetter, IdMapEntry
 from tests.engine.conftest import (
     CUSTOMER_FLOWS,
@@ -307,3 +309,35 @@ def test_an_invoice_is_pushed_once_even_when_the_run_dies_after_the_erp_took_it(
         link = session.query(IdMapEntry).filter_by(connector="erp", stream="invoices").one()
         assert link.native_id == invoices[0]["id"]
     store.close()
+
+
+def test_a_csv_target_shows_every_row_when_its_run_ends(world):
+    """The CSV connector journals batches; the run's end (not the engine's) rewrites the file,
+    so a daemon that keeps its connectors open still publishes each run's rows."""
+    seed_customers(world, 30)
+    config = world.config(
+        CUSTOMER_FLOWS
+        + """
+- name: clients-to-csv
+  source: {connector: repzo, stream: client}
+  target: {connector: drop, stream: customers}
+  batch_size: 7
+"""
+    )
+    world.sync(config, "price-lists", "customers-erp-to-repzo")
+    world.tick()
+    drop = world.folder / "drop"
+
+    async def run_and_look() -> tuple[int, list[str], bool]:
+        store = store_for(world.store_url)
+        try:
+            async with Engine(config, store) as engine:
+                [run] = await engine.sync(["clients-to-csv"])
+                rows = (drop / "customers.csv").read_text(encoding="utf-8-sig").splitlines()
+                return run.counts.created, rows, (drop / ".customers.csv.journal").exists()
+        finally:
+            store.close()
+
+    created, rows, journal_left = asyncio.run(run_and_look())
+    assert created > 7 and len(rows) == created + 1  # the header, then one row per client
+    assert not journal_left

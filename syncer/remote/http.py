@@ -128,6 +128,7 @@ class JsonHttpClient:
         self.stats = HttpStats()
         self.server_time: datetime | None = None
         """The server's clock at its last answer (from the ``Date`` header)."""
+        self._date_header: str | None = None
         self._error_parser = error_parser
         self._sleep = sleep
         self._client = httpx.AsyncClient(
@@ -267,8 +268,9 @@ class JsonHttpClient:
 
     def _note_server_time(self, response: httpx.Response) -> None:
         header = response.headers.get("date")
-        if not header:
-            return
+        if not header or header == self._date_header:
+            return  # a Date header has 1 s resolution: most answers repeat the last one
+        self._date_header = header
         try:
             when = email.utils.parsedate_to_datetime(header)
         except (TypeError, ValueError):

@@ -91,16 +91,27 @@ def link(
     return row
 
 
-def attach(session: Session, rows: Iterable[IdMapEntry | None]) -> list[IdMapEntry]:
-    """Load the stored versions of ``rows`` into ``session`` with one query, so merging each
-    of them afterwards costs no SELECT (a page commits hundreds of rows). Keep the returned
-    list while merging: the session's identity map holds its objects only weakly."""
-    ids = sorted({row.id for row in rows if row is not None and row.id is not None})
-    loaded: list[IdMapEntry] = []
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start : start + CHUNK]
-        loaded.extend(session.scalars(select(IdMapEntry).where(IdMapEntry.id.in_(chunk))))
-    return loaded
+class Attached:
+    """The stored versions of a page's rows, loaded into a session with one query.
+
+    :meth:`current` hands back the session's own instance of a row, so recording an outcome
+    changes only what changed (``session.merge`` would copy, and so rewrite, every column of
+    every row). It also holds the instances strongly: the identity map keeps them only weakly.
+    """
+
+    def __init__(self, session: Session, rows: Iterable[IdMapEntry | None]) -> None:
+        self.session = session
+        ids = sorted({row.id for row in rows if row is not None and row.id is not None})
+        self._rows: dict[int, IdMapEntry] = {}
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start : start + CHUNK]
+            query = select(IdMapEntry).where(IdMapEntry.id.in_(chunk))
+            self._rows.update((row.id, row) for row in session.scalars(query))
+
+    def current(self, row: IdMapEntry) -> IdMapEntry:
+        """The session's instance of ``row``: stored as loaded, or merged when it is new."""
+        found = self._rows.get(row.id) if row.id is not None else None
+        return found if found is not None else self.session.merge(row)
 
 
 CACHE_SIZE = 20_000

@@ -737,21 +737,20 @@ class FlowRun:
         with self._fenced() as session:
             # One SELECT for the page's rows, and no flush per record: the inserts and updates
             # go out together when the transaction commits.
-            stored = idmap.attach(session, [r for i in items for r in (i.row, i.target_row)])
+            stored = idmap.Attached(session, [r for i in items for r in (i.row, i.target_row)])
             with session.no_autoflush:
                 for item in changed:
                     failure = item.failure or self._failure_of(item)
                     if failure is not None:
                         failures.append(failure)
                         continue
-                    self._record_success(session, item)
+                    self._record_success(session, stored, item)
                     synced.append(item.key)
                 for item in items:
                     if item.outcome == "unchanged":
                         synced.append(item.key)
                         if flow.mode == "mirror" and item.row is not None:
-                            row = session.merge(item.row)
-                            row.last_seen_run = self.run_id
+                            stored.current(item.row).last_seen_run = self.run_id
             del stored
             for failure in failures:
                 deadletters.park(
@@ -797,12 +796,12 @@ class FlowRun:
             status_code=error.status if error is not None else None,
         )
 
-    def _record_success(self, session: Session, item: _Item) -> None:
+    def _record_success(self, session: Session, stored: idmap.Attached, item: _Item) -> None:
         flow = self.flow
         assert item.row is not None
         canonical_id = item.row.canonical_id
         settled = set(self.fields) - item.undecided
-        source_row = session.merge(item.row)
+        source_row = stored.current(item.row)
         source_row.snapshot = merged(source_row.snapshot, item.snap, settled)
         source_row.content_hash = content_hash(source_row.snapshot)
         source_row.native_updated_at = _text(item.canonical.updated_at)
@@ -821,7 +820,7 @@ class FlowRun:
         if target_native is None:
             self._count(item)  # skipped: nothing in the target to link
             return
-        previous = session.merge(item.target_row) if item.target_row is not None else None
+        previous = stored.current(item.target_row) if item.target_row is not None else None
         written = merged(previous.snapshot if previous else None, item.snap, item.written_fields)
         if result is None and previous is None:
             written = merged(None, item.snap, self.fields)  # found by its key, already in place

@@ -145,16 +145,16 @@ def test_a_customer_created_in_the_field_gets_its_erp_key_written_back_once(worl
     assert writes(world) == 0 and world.repzo.stats().meta_updates == {}
 
 
-def test_records_that_already_carry_their_key_are_not_annotated_again(world):
-    seed_customers(world, 20)
-    config = world.config(
-        CUSTOMER_FLOWS
-        + """
+CLIENTS_TO_CSV = """
 - name: clients-to-csv
   source: {connector: repzo, stream: client}
   target: {connector: drop, stream: customers}
 """
-    )
+
+
+def test_records_that_already_carry_their_key_are_not_annotated_again(world):
+    seed_customers(world, 20)
+    config = world.config(CUSTOMER_FLOWS + CLIENTS_TO_CSV)
     world.sync(config, "price-lists", "customers-erp-to-repzo")
     world.tick()
     world.repzo.reset_stats()
@@ -315,15 +315,7 @@ def test_a_csv_target_shows_every_row_when_its_run_ends(world):
     """The CSV connector journals batches; the run's end (not the engine's) rewrites the file,
     so a daemon that keeps its connectors open still publishes each run's rows."""
     seed_customers(world, 30)
-    config = world.config(
-        CUSTOMER_FLOWS
-        + """
-- name: clients-to-csv
-  source: {connector: repzo, stream: client}
-  target: {connector: drop, stream: customers}
-  batch_size: 7
-"""
-    )
+    config = world.config(CUSTOMER_FLOWS + CLIENTS_TO_CSV + "  batch_size: 7\n")
     world.sync(config, "price-lists", "customers-erp-to-repzo")
     world.tick()
     drop = world.folder / "drop"

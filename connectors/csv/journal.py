@@ -86,6 +86,10 @@ class Journal:
                     continue
                 values = {name: cell(value) for name, value in change.values.items()}
                 values.setdefault(self.layout.key, change.key)
+                if before is None:
+                    # Deleted earlier in this journal, so the row is replaced whole: the
+                    # rewrite must not merge these columns over the old row still in the file.
+                    values = {**dict.fromkeys(self._header() or (), ""), **values}
                 outcomes[change.key] = "updated" if present else "created"
                 # Batches may carry only some columns: the rewrite merges them over the row.
                 staged[change.key] = {**before, **values} if isinstance(before, dict) else values

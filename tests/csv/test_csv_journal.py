@@ -281,3 +281,16 @@ async def test_a_failed_rewrite_keeps_the_batch_acknowledged_and_the_rows_journa
     path.write_text("number,amount\r\nP-0,1\r\n", encoding="utf-8")  # the column is back
     await connector(tmp_path, streams={"payments": {"mode": "append"}}).flush("payments")
     assert [row["number"] for row in rows_of(path)] == ["P-0", "P-1", "P-2"]
+
+
+async def test_a_row_deleted_then_written_again_is_replaced_whole(tmp_path):
+    path = tmp_path / "customers.csv"
+    path.write_text("id,name,phone\r\nC-1,Ali,0791\r\n", encoding="utf-8")
+    conn = connector(tmp_path)
+    await conn.write("customers", [WriteOp("delete", {}, ref="a", native_id="C-1")])
+    [result] = await conn.write(
+        "customers", [WriteOp("create", {"id": "C-1", "name": "Zain"}, ref="b")]
+    )
+    assert result.outcome == "created"
+    await conn.flush("customers")
+    assert rows_of(path) == [{"id": "C-1", "name": "Zain", "phone": ""}]

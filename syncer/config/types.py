@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+import zoneinfo
 from datetime import timedelta
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonSchema
 
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
@@ -59,3 +60,17 @@ Duration = Annotated[
     WithJsonSchema({"type": "string", "examples": ["30s", "5m", "1h"]}),
 ]
 """A length of time written like ``5m``; validated to a :class:`datetime.timedelta`."""
+
+
+def check_time_zone(value: str) -> str:
+    """An IANA zone name this machine knows (``Asia/Amman``, ``UTC``)."""
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"expected an IANA time zone such as UTC or Asia/Amman, got {value!r}"
+        ) from None
+    return value
+
+
+TimeZoneName = Annotated[str, AfterValidator(check_time_zone)]

@@ -323,3 +323,10 @@ async def test_an_unparseable_number_names_the_file_line_and_column(tmp_path):
     assert caught.value.record_key == "C-2 (customers.csv:3)"
     assert caught.value.field == "credit_limit"
     assert "expected a number, got 'lots'" in caught.value.message
+
+
+def test_an_unknown_time_zone_is_refused_by_name(tmp_path):
+    with pytest.raises(ValueError, match=r"expected an IANA time zone .* got 'Mars/Olympus'"):
+        CsvSettings.model_validate(
+            {"path": tmp_path, "streams": {"customers": {"timezone": "Mars/Olympus"}}}
+        )

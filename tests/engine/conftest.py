@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -20,6 +21,8 @@ from syncer.engine.engine import Engine
 from syncer.engine.runner import RunResult
 from syncer.state import open_store, upgrade_store
 from syncer.state.store import StateStore
+
+T = TypeVar("T")
 
 KEY = "rk-engine-tests"
 USER, PASSWORD = "sync", "erp-engine-pw"
@@ -69,16 +72,20 @@ class World:
         self.erp.clock.advance(delta)
 
     def sync(self, config: SyncerConfig, *names: str) -> list[RunResult]:
-        return asyncio.run(run_flows(config, self.store_url, list(names)))
+        return self.with_engine(config, lambda engine: engine.sync(list(names)))
 
+    def with_engine(self, config: SyncerConfig, use: Callable[[Engine], Awaitable[T]]) -> T:
+        """Run ``use`` with an engine on this world's store, and close both."""
 
-async def run_flows(config: SyncerConfig, store_url: str, names: list[str]) -> list[RunResult]:
-    store = open_store(store_url)
-    try:
-        async with Engine(config, store) as engine:
-            return await engine.sync(names)
-    finally:
-        store.close()
+        async def main() -> T:
+            store = open_store(self.store_url)
+            try:
+                async with Engine(config, store) as engine:
+                    return await use(engine)
+            finally:
+                store.close()
+
+        return asyncio.run(main())
 
 
 def store_for(url: str) -> StateStore:

@@ -5,7 +5,6 @@ Every test here defends an invariant of the design brief and fails without it.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 
 from syncer.engine.engine import Engine
@@ -166,6 +165,10 @@ def test_records_that_already_carry_their_key_are_not_annotated_again(world):
     assert world.repzo.stats().meta_updates == {}
 
 
+async def retry_customers(engine: Engine) -> int:
+    return await engine.flow_run("customers-erp-to-repzo").retry_dead_letters(force=True)
+
+
 def test_a_refused_record_does_not_block_its_page_and_is_retried_once_fixed(world):
     seed_customers(world, 40)
     config = world.config(CUSTOMER_FLOWS)
@@ -182,21 +185,7 @@ def test_a_refused_record_does_not_block_its_page_and_is_retried_once_fixed(worl
     store.close()
 
     # The cause is gone: the retry (due now) creates it, once.
-    import asyncio
-
-    from syncer.engine.engine import Engine
-
-    async def retry() -> int:
-        store = store_for(world.store_url)
-        try:
-            async with Engine(config, store) as engine:
-                return await engine.flow_run("customers-erp-to-repzo").retry_dead_letters(
-                    force=True
-                )
-        finally:
-            store.close()
-
-    assert asyncio.run(retry()) == 1
+    assert world.with_engine(config, retry_customers) == 1
     assert len(world.repzo.documents("client")) == 40
     store = store_for(world.store_url)
     with store.session() as session:
@@ -215,21 +204,7 @@ def test_a_missing_reference_waits_and_resolves_when_its_record_arrives(world):
     store.close()
     assert any(reason.startswith("waiting for price_list PL-") for reason in reasons), reasons
     world.sync(config, "price-lists")
-    import asyncio
-
-    from syncer.engine.engine import Engine
-
-    async def retry() -> int:
-        store = store_for(world.store_url)
-        try:
-            async with Engine(config, store) as engine:
-                return await engine.flow_run("customers-erp-to-repzo").retry_dead_letters(
-                    force=True
-                )
-        finally:
-            store.close()
-
-    assert asyncio.run(retry()) == 5
+    assert world.with_engine(config, retry_customers) == 5
     assert len(world.repzo.documents("client")) == 5
 
 
@@ -320,16 +295,11 @@ def test_a_csv_target_shows_every_row_when_its_run_ends(world):
     world.tick()
     drop = world.folder / "drop"
 
-    async def run_and_look() -> tuple[int, list[str], bool]:
-        store = store_for(world.store_url)
-        try:
-            async with Engine(config, store) as engine:
-                [run] = await engine.sync(["clients-to-csv"])
-                rows = (drop / "customers.csv").read_text(encoding="utf-8-sig").splitlines()
-                return run.counts.created, rows, (drop / ".customers.csv.journal").exists()
-        finally:
-            store.close()
+    async def run_and_look(engine: Engine) -> tuple[int, list[str], bool]:
+        [run] = await engine.sync(["clients-to-csv"])  # the engine is still open here
+        rows = (drop / "customers.csv").read_text(encoding="utf-8-sig").splitlines()
+        return run.counts.created, rows, (drop / ".customers.csv.journal").exists()
 
-    created, rows, journal_left = asyncio.run(run_and_look())
+    created, rows, journal_left = world.with_engine(config, run_and_look)
     assert created > 7 and len(rows) == created + 1  # the header, then one row per client
     assert not journal_left

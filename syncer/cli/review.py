@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.table import Table
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from syncer.cli.common import ConfigOption, consoles, handles_errors, load
 from syncer.config import DEFAULT_CONFIG_FILE
@@ -29,6 +31,17 @@ T = TypeVar("T")
 
 FlowOption = Annotated[str | None, typer.Option("--flow", help="Only this flow's.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+@contextmanager
+def _session(config_path: str) -> Iterator[Session]:
+    """A session on the configured state store; the store is closed with it."""
+    store = open_store(load(config_path).state.url)
+    try:
+        with store.session() as session:
+            yield session
+    finally:
+        store.close()
 
 
 def _with_engine(config_path: str, action: Callable[[Engine], Awaitable[T]]) -> T:
@@ -56,18 +69,13 @@ def list_dead_letters(
     as_json: JsonOption = False,
 ) -> None:
     """Pending dead letters: the record, why it failed, how often, when it is tried again."""
-    config = load(config_path)
-    store = open_store(config.state.url)
-    try:
-        with store.session() as session:
-            query = select(DeadLetter).order_by(DeadLetter.id)
-            if not everything:
-                query = query.where(DeadLetter.status == "pending")
-            if flow:
-                query = query.where(DeadLetter.flow == flow)
-            letters = list(session.scalars(query))
-    finally:
-        store.close()
+    with _session(config_path) as session:
+        query = select(DeadLetter).order_by(DeadLetter.id)
+        if not everything:
+            query = query.where(DeadLetter.status == "pending")
+        if flow:
+            query = query.where(DeadLetter.flow == flow)
+        letters = list(session.scalars(query))
     if as_json:
         typer.echo(json.dumps([_letter(letter) for letter in letters], default=str, indent=2))
         return
@@ -175,24 +183,19 @@ def list_conflicts(
     as_json: JsonOption = False,
 ) -> None:
     """Records both sides changed in a way the pair's policy could not decide."""
-    config = load(config_path)
-    store = open_store(config.state.url)
-    try:
-        with store.session() as session:
-            query = select(Conflict).order_by(Conflict.id)
-            if not everything:
-                query = query.where(Conflict.status == "open")
-            found = list(session.scalars(query))
-            natives = {
-                (row.canonical_id, row.connector): row.native_id
-                for row in session.scalars(
-                    select(IdMapEntry).where(
-                        IdMapEntry.canonical_id.in_([c.canonical_id for c in found])
-                    )
+    with _session(config_path) as session:
+        query = select(Conflict).order_by(Conflict.id)
+        if not everything:
+            query = query.where(Conflict.status == "open")
+        found = list(session.scalars(query))
+        natives = {
+            (row.canonical_id, row.connector): row.native_id
+            for row in session.scalars(
+                select(IdMapEntry).where(
+                    IdMapEntry.canonical_id.in_([c.canonical_id for c in found])
                 )
-            }
-    finally:
-        store.close()
+            )
+        }
     rows: list[dict[str, Any]] = [
         {
             "id": conflict.id,

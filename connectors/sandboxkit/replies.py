@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
+
 
 @dataclass(frozen=True)
 class RawJson:
@@ -29,3 +31,11 @@ class Reply:
 
 def dump_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def validation_problems(error: ValidationError) -> str:
+    """A pydantic error as one line an admin-API caller can act on (``field: problem; ...``)."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in item['loc']) or 'body'}: {item['msg']}"
+        for item in error.errors()
+    )

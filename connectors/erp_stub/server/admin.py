@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from connectors.erp_stub.server.errors import bad_request, not_found
 from connectors.erp_stub.server.records import json_object
-from connectors.sandboxkit.replies import Reply
+from connectors.sandboxkit.replies import Reply, validation_problems
 
 if TYPE_CHECKING:
     from connectors.erp_stub.server.core import ErpCore
@@ -43,11 +43,7 @@ def handle_admin(core: ErpCore, method: str, path: tuple[str, ...], body: bytes)
     try:
         return _dispatch(core, endpoint, body)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or 'body'}: {error['msg']}"
-            for error in exc.errors()
-        )
-        raise bad_request(f"Invalid admin request: {problems}.") from None
+        raise bad_request(f"Invalid admin request: {validation_problems(exc)}.") from None
 
 
 def _dispatch(core: ErpCore, endpoint: tuple[str, str], body: bytes) -> Reply:

@@ -23,6 +23,7 @@ from connectors.repzo.sandbox.core import SandboxCore
 from connectors.repzo.sandbox.faults import ScriptedFault
 from connectors.repzo.sandbox.mutations import PagingMutation
 from connectors.repzo.sandbox.protocol import ApiError, Reply, Request
+from connectors.sandboxkit.replies import validation_problems
 
 ADMIN_PREFIX = "/__sandbox"
 
@@ -61,7 +62,7 @@ def handle_admin(core: SandboxCore, request: Request) -> Reply:
     try:
         return _dispatch(core, endpoint, request)
     except ValidationError as exc:
-        raise ApiError(400, _validation_message(exc)) from None
+        raise ApiError(400, validation_problems(exc)) from None
 
 
 def _dispatch(core: SandboxCore, endpoint: tuple[str, str], request: Request) -> Reply:
@@ -159,10 +160,3 @@ def _faults_json(core: SandboxCore) -> dict[str, Any]:
         ],
         "mutations": [spec.model_dump(mode="json") for spec in core.mutator.pending()],
     }
-
-
-def _validation_message(exc: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(part) for part in error['loc']) or 'body'}: {error['msg']}"
-        for error in exc.errors()
-    )

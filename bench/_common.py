@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 import resource
 import signal
@@ -124,3 +125,18 @@ def bare_create(
 
 def median(values: Sequence[float]) -> float:
     return statistics.median(values)
+
+
+def report_worker(count: int, seconds: float) -> None:
+    """What a benchmark worker prints last: how many it handled, how long, its peak RSS."""
+    print(json.dumps({"count": count, "seconds": seconds, "rss_mb": peak_rss_mb()}))
+
+
+def run_worker(command: Sequence[str], expected: int, label: str) -> dict[str, float]:
+    """Run a worker (a benchmark script in a child process, so its peak RSS is its own) and
+    read its report; a worker that handled the wrong number of records ends the benchmark."""
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    result: dict[str, float] = json.loads(output.strip().splitlines()[-1])
+    if result["count"] != expected:
+        sys.exit(f"{label}: expected {expected}, got {result['count']}")
+    return result

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from _common import median, peak_rss_mb
+from _common import median, report_worker, run_worker
 
 from connectors.csv import CsvConnector, CsvSettings
 from syncer.connector import ReadRequest, WriteOp
@@ -67,17 +65,13 @@ def worker(kind: str, folder: Path, rows: int, batch: int) -> None:
     started = time.perf_counter()
     done = asyncio.run(write(folder, rows, batch) if kind == "write" else read(folder))
     elapsed = time.perf_counter() - started
-    print(json.dumps({"rows": done, "seconds": elapsed, "rss_mb": peak_rss_mb()}))
+    report_worker(done, elapsed)
 
 
 def measure(kind: str, folder: Path, rows: int, batch: int) -> dict[str, float]:
     command = [sys.executable, __file__, "--worker", kind, "--folder", str(folder)]
     command += ["--rows", str(rows), "--batch", str(batch)]
-    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    result: dict[str, float] = json.loads(output.strip().splitlines()[-1])
-    if result["rows"] != rows:
-        sys.exit(f"{kind}: expected {rows} rows, got {result['rows']}")
-    return result
+    return run_worker(command, rows, f"{kind} (rows)")
 
 
 def main() -> None:
@@ -98,7 +92,7 @@ def main() -> None:
                 results[kind].append(measure(kind, Path(folder), args.rows, args.batch))
     print(f"medians of {args.runs} runs, {args.rows:,} rows ({args.batch:,} per write batch)")
     for kind, runs in results.items():
-        rate = median([r["rows"] / r["seconds"] for r in runs])
+        rate = median([r["count"] / r["seconds"] for r in runs])
         memory = median([r["rss_mb"] for r in runs])
         print(f"{kind:<6} {rate:>10,.0f} rows/s   peak RSS {memory:6.1f} MB")
 

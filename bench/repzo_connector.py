@@ -13,12 +13,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import subprocess
 import sys
 import time
 
 import httpx
-from _common import KEY, median, peak_rss_mb, sandbox_process
+from _common import KEY, median, report_worker, run_worker, sandbox_process
 from pydantic import SecretStr
 
 from connectors.repzo import RepzoConnector, RepzoSettings
@@ -107,20 +106,12 @@ def worker(kind: str, url: str, count: int) -> None:
     started = time.perf_counter()
     done = asyncio.run(WORKERS[kind](url, count))
     elapsed = time.perf_counter() - started
-    print(json.dumps({"records": done, "seconds": elapsed, "rss_mb": peak_rss_mb()}))
+    report_worker(done, elapsed)
 
 
 def measure(kind: str, url: str, count: int) -> dict[str, float]:
-    output = subprocess.run(
-        [sys.executable, __file__, "--worker", kind, "--url", url, "--count", str(count)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    result: dict[str, float] = json.loads(output.strip().splitlines()[-1])
-    if result["records"] != count:
-        sys.exit(f"{kind}: expected {count} records, got {result['records']}")
-    return result
+    command = [sys.executable, __file__, "--worker", kind, "--url", url, "--count", str(count)]
+    return run_worker(command, count, f"{kind} (records)")
 
 
 def main() -> None:
@@ -146,7 +137,7 @@ def main() -> None:
             for kind in WORKERS:
                 count = args.read if kind.endswith("read") else args.write
                 result = measure(kind, url, count)
-                rates.setdefault(kind, []).append(result["records"] / result["seconds"])
+                rates.setdefault(kind, []).append(result["count"] / result["seconds"])
                 rss.setdefault(kind, []).append(result["rss_mb"])
                 # Writes add clients; take them out so every read run reads the same N.
                 if kind.endswith("write"):

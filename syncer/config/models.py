@@ -25,7 +25,7 @@ from pydantic import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from syncer.config.types import Duration, TimeZoneName
+from syncer.config.types import DeleteLimit, Duration, MaxDelete, TimeZoneName
 
 Name = Annotated[
     str,
@@ -178,6 +178,16 @@ class ConflictSettings(StrictModel):
         return self
 
 
+class MirrorSettings(StrictModel):
+    """Safety limits of ``mode: mirror`` (invariant 11)."""
+
+    max_delete: MaxDelete = DeleteLimit(share=0.1)
+    """The most one run may disable, as a share of the target records this flow linked
+    (``10%``) or a count (``50``). A listing that would disable more stops without disabling
+    anything, because a source that suddenly lacks many records is more often broken than
+    emptied; ``syncer sync FLOW --allow-mass-delete`` lets one run through."""
+
+
 class FlowConfig(StrictModel):
     name: Name
     source: StreamRef
@@ -192,7 +202,18 @@ class FlowConfig(StrictModel):
     conflict: ConflictSettings | None = None
     """For one flow of a two-way pair (either one); ownership with no owners by default."""
     batch_size: int = Field(default=200, ge=1, le=10_000)
-    """Records read, written and committed together: one checkpoint per batch."""
+    """Records mapped, written and committed together, at most (a larger page from the source
+    is handled in several batches). The source connector's ``page_size`` sets how many records
+    one read request asks for."""
+    write_back: bool | None = None
+    """Whether the target's key of a record syncer created there is written back to the source
+    (Repzo: ``integration_meta`` through update-integration-meta). None: the rule in the README
+    (yes for one half of a two-way pair and for a target that assigns its own ids, such as an
+    ERP; never for a file export)."""
+    mirror: MirrorSettings = MirrorSettings()
+    stall_timeout: Duration = timedelta(minutes=15)
+    """A run that makes no progress (no answer from any system, no committed batch) for this
+    long stops renewing its lease, so another process can take the flow over."""
 
     @model_validator(mode="after")
     def _sides_named(self) -> FlowConfig:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -74,3 +75,52 @@ def check_time_zone(value: str) -> str:
 
 
 TimeZoneName = Annotated[str, AfterValidator(check_time_zone)]
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteLimit:
+    """The most a mirror run may disable without being told to: a share or a count."""
+
+    share: float | None = None
+    count: int | None = None
+
+    def allows(self, deleting: int, present: int) -> bool:
+        if self.count is not None:
+            return deleting <= self.count
+        assert self.share is not None
+        return deleting <= self.share * present
+
+    def __str__(self) -> str:
+        if self.count is not None:
+            return str(self.count)
+        assert self.share is not None
+        return f"{self.share * 100:g}%"
+
+
+_LIMIT_EXAMPLES = "a percentage such as 10% or a whole number of records such as 50"
+
+
+def parse_delete_limit(value: Any) -> DeleteLimit:
+    """``10%`` is a share of the target's records; a whole number is a count of records."""
+    if isinstance(value, DeleteLimit):
+        return value
+    if isinstance(value, str) and value.strip().endswith("%"):
+        try:
+            percent = float(value.strip()[:-1])
+        except ValueError:
+            raise ValueError(f"expected {_LIMIT_EXAMPLES}, got {value!r}") from None
+        if not 0 <= percent <= 100:
+            raise ValueError(f"expected a percentage between 0% and 100%, got {value!r}")
+        return DeleteLimit(share=percent / 100)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"expected {_LIMIT_EXAMPLES}, got {value!r}")
+    return DeleteLimit(count=value)
+
+
+MaxDelete = Annotated[
+    DeleteLimit,
+    BeforeValidator(parse_delete_limit),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema({"type": "string", "examples": ["10%", "50"]}),
+]
+"""A limit on deletes written as a share (``10%``) or a count (``50``)."""

@@ -20,19 +20,32 @@ from syncer.yamlsource import KeyPath, YamlDocument
 _WRAPPER = re.compile(r"^(function-(after|before|wrap|plain)|tagged-union|union)\[")
 _SECRET_KEY = re.compile(r"(?i)(password|passwd|secret|token|api[_-]?key|credential|url)")
 _URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
+_LITERAL = re.compile(r"'([^']*)'")
+"""The allowed values inside pydantic's "expected 'a', 'b' or 'c'"."""
+_LISTED = 30
+"""More known names than this are not all listed in a message: only the close ones help."""
 
 
-def unknown_name(kind: str, value: Any, known: Iterable[str]) -> str:
+def unknown_name(kind: str, value: Any, known: Iterable[str], *, of: str | None = None) -> str:
+    """``unknown transform 'money_x100' (did you mean 'money_x1000'?); expected one of: ...``.
+    ``of`` says whose name it is ("connector repzo")."""
     names = sorted(known)
-    text = f"unknown {kind} {value!r}"
-    close = difflib.get_close_matches(str(value), names, n=1)
-    if close:
-        text += f" (did you mean {close[0]!r}?)"
-    if names:
+    text = f"unknown {kind} {value!r}" + (f" of {of}" if of else "") + suggestion(value, names)
+    if len(names) == 1:
+        text += f"; expected: {names[0]}"
+    elif len(names) > _LISTED:
+        text += f"; expected one of the {len(names)} known {kind}s"
+    elif names:
         text += f"; expected one of: {', '.join(names)}"
     else:
         text += f"; no {kind}s are defined"
     return text
+
+
+def suggestion(value: Any, known: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest known name, or nothing."""
+    close = difflib.get_close_matches(str(value), list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def add_pydantic_issues(
@@ -56,10 +69,7 @@ def _explain(error: ErrorDetails, model: type[BaseModel], loc: KeyPath, *, quota
         allowed = _allowed_keys(model, loc[:-1])
         text = "unknown key"
         if allowed:
-            close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
-            if close:
-                text += f" (did you mean {close[0]!r}?)"
-            text += f"; expected one of: {', '.join(allowed)}"
+            text += f"{suggestion(loc[-1], allowed)}; expected one of: {', '.join(allowed)}"
         return text
     if kind in {"model_type", "dict_type", "model_attributes_type"}:
         return f"expected a mapping (key: value), got {describe(value)}"
@@ -77,6 +87,10 @@ def _explain(error: ErrorDetails, model: type[BaseModel], loc: KeyPath, *, quota
         message = message[:1].lower() + message[1:]
         if quotable and not isinstance(value, dict | list):
             message += f", got {describe(value)}"
+        if quotable and kind == "literal_error" and isinstance(value, str):
+            message += suggestion(
+                value, _LITERAL.findall(str(error.get("ctx", {}).get("expected")))
+            )
     return message
 
 

@@ -289,3 +289,13 @@ def test_every_problem_is_reported_in_one_pass(write_config, monkeypatch):
         "logging.level",
     ]
     assert [issue.line for issue in caught.value.issues] == [1, 3, 3, 4, 6, 7, 8, 9]
+
+
+def test_a_misspelled_choice_gets_a_suggestion(runner, write_config, tmp_path):
+    path = write_config(add("    mode: upset\n").replace("STATE", str(tmp_path / "state.db")))
+    result = run_check(runner, path)
+    assert result.exit_code == 2
+    assert (
+        f"{path}:15: flows[0].mode: expected 'upsert', 'create_only' or 'mirror', got 'upset' "
+        "(did you mean 'upsert'?)"
+    ) in result.stderr

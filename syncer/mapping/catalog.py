@@ -7,19 +7,17 @@ its file (``source: {..., mapping: path}``).
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from syncer.errors import ConfigError, ConfigIssue
 from syncer.mapping.compile import compile_mapping
 from syncer.mapping.mapping import CompiledMapping
-from syncer.mapping.spec import MappingSpec
-from syncer.validation import add_pydantic_issues
+from syncer.mapping.spec import validate_spec
 from syncer.yamlsource import load_yaml
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent.parent / "mappings"
@@ -58,13 +56,21 @@ class MappingCatalog:
 
     def files(self, connector_type: str) -> list[Path]:
         """Every mapping file for a connector type, the first directory winning per stream."""
+        return list(self._by_stream(connector_type).values())
+
+    def close_streams(self, connector_type: str, stream: str) -> list[str]:
+        """Streams of this connector type that have a mapping file and a name close to
+        ``stream``: what a user who gets "no mapping" probably meant."""
+        return difflib.get_close_matches(stream, list(self._by_stream(connector_type)), n=3)
+
+    def _by_stream(self, connector_type: str) -> dict[str, Path]:
         seen: dict[str, Path] = {}
         for directory in self.directories:
             folder = directory / connector_type
             if folder.is_dir():
                 for path in sorted(folder.rglob("*.yaml")):
-                    seen.setdefault(str(path.relative_to(folder)), path)
-        return list(seen.values())
+                    seen.setdefault(path.relative_to(folder).with_suffix("").as_posix(), path)
+        return seen
 
     def entities(self, connector_type: str) -> set[str]:
         """Entities some mapping of this connector type reads. Only the ``entity:`` line of
@@ -83,19 +89,21 @@ def _load(
     doc = load_yaml(path, os.environ, display_name=str(path))
     if doc.data is None and not doc.issues:
         doc.issues.append(doc.issue((), "the mapping file is empty"))
-    if doc.issues:
+    if doc.data is None:
         return Loaded(None, tuple(doc.issues))
     if not isinstance(doc.data, dict):
         doc.issues.append(doc.issue((), "expected a mapping (key: value) at the top level"))
         return Loaded(None, tuple(doc.issues))
-    try:
-        spec = MappingSpec.model_validate(doc.data)
-    except ValidationError as error:
-        add_pydantic_issues(doc, error, MappingSpec, prefix=())
-        return Loaded(None, tuple(doc.issues))
-    mapped = entities(spec.connector) if entities is not None else None
-    mapping = compile_mapping(spec, doc, variables, mapped)
-    return Loaded(None if doc.issues else mapping, tuple(doc.issues))
+    # Missing environment variables are already in doc.issues: carry on, so the same run
+    # reports the rest of the file too.
+    spec = validate_spec(doc, doc.data)
+    mapping = None
+    if spec is not None:
+        mapped = entities(spec.connector) if entities is not None and spec.connector else None
+        mapping = compile_mapping(spec, doc, variables, mapped)
+    # Problems are found in passes (shape, then meaning); the user reads them top to bottom.
+    issues = tuple(sorted(doc.issues, key=lambda issue: issue.line or 0))
+    return Loaded(None if issues else mapping, issues)
 
 
 def load_mapping(path: str | os.PathLike[str], variables: Iterable[str] = ()) -> CompiledMapping:

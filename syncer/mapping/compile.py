@@ -15,7 +15,8 @@ from syncer.mapping.expressions import Expression, ExpressionError
 from syncer.mapping.mapping import CANONICAL_ID, CompiledMapping, FieldRule, Template
 from syncer.mapping.paths import Path, PathError
 from syncer.mapping.spec import FieldSpec, MappingSpec, TransformSpec
-from syncer.mapping.transforms import Transform, build
+from syncer.mapping.transforms import ParameterError, Transform, build
+from syncer.validation import suggestion, unknown_name
 from syncer.yamlsource import KeyPath, YamlDocument
 
 RESERVED = frozenset({"extras"})
@@ -30,7 +31,8 @@ class _Compiler:
         self.mapped = mapped
 
     def issue(self, path: KeyPath, message: str) -> None:
-        self.doc.issues.append(self.doc.issue(path, message))
+        if not self.doc.is_tainted(path):  # its missing environment variable is reported
+            self.doc.issues.append(self.doc.issue(path, message))
 
     def path(self, where: KeyPath, text: str) -> Path | None:
         try:
@@ -42,16 +44,13 @@ class _Compiler:
     def compile(self, spec: MappingSpec) -> CompiledMapping | None:
         model = ENTITIES.get(spec.entity)
         if model is None:
-            self.issue(
-                ("entity",),
-                f"unknown entity {spec.entity!r}; expected one of: {', '.join(sorted(ENTITIES))}",
-            )
-            return None
-        rules = self.rules(spec.fields, model, ("fields",))
+            self.issue(("entity",), unknown_name("entity", spec.entity, ENTITIES))
+        # Without an entity the rest is still checked, so the file's other problems show now.
+        rules = self.rules(spec.fields, model, ("fields",), spec.entity)
         key = self.path(("key",), spec.key)
         cursor = self.path(("cursor",), spec.cursor) if spec.cursor else None
         deleted = self.path(("deleted",), spec.deleted) if spec.deleted else None
-        fields = set(model.model_fields) - RESERVED
+        fields = None if model is None else set(model.model_fields) - RESERVED
         identity = []
         for native, text in spec.identity.items():
             path = self.path(("identity", native), native)
@@ -64,7 +63,7 @@ class _Compiler:
             if path is not None:
                 constants.append((path, value))
         carry = [p for i, text in enumerate(spec.carry) if (p := self.path(("carry", i), text))]
-        if key is None or rules is None:
+        if model is None or key is None or rules is None:
             return None
         read_fields = frozenset(rule.name for rule in rules if rule.reads)
         write_fields = frozenset(rule.name for rule in rules if rule.writes)
@@ -88,19 +87,24 @@ class _Compiler:
             nested_fields=frozenset(r.name for r in rules if r.each is not None and r.reads),
         )
 
-    def template(self, where: KeyPath, text: str, fields: set[str]) -> Template | None:
+    def template(self, where: KeyPath, text: str, fields: set[str] | None) -> Template | None:
+        """``fields``: the entity's fields (None: the entity is unknown, so names are not
+        checked)."""
         try:
             template = Template(text)
         except ValueError as error:
             self.issue(where, f"malformed template {text!r}: {error}")
             return None
-        unknown = sorted(template.names - fields - self.variables - {CANONICAL_ID})
+        if fields is None:
+            return template
+        known = sorted(fields | self.variables | {CANONICAL_ID})
+        unknown = sorted(template.names - set(known))
         if unknown:
-            known = sorted(fields | self.variables | {CANONICAL_ID})
+            names = ", ".join(f"{name!r}{suggestion(name, known)}" for name in unknown)
             self.issue(
                 where,
-                f"template {text!r} names unknown {', '.join(map(repr, unknown))}; it can use "
-                f"the entity's fields and the connector settings: {', '.join(known)}",
+                f"template {text!r} names unknown {names}; it can use the entity's fields and "
+                f"the connector settings: {', '.join(known)}",
             )
             return None
         return template
@@ -108,24 +112,22 @@ class _Compiler:
     def rules(
         self,
         entries: Mapping[str, FieldSpec],
-        model: type[BaseModel],
+        model: type[BaseModel] | None,
         where: KeyPath,
+        owner: str,
     ) -> list[FieldRule] | None:
-        known = set(model.model_fields) - RESERVED
+        """``model`` None: the entity is unknown; the entries are checked all the same.
+        ``owner`` names the record in messages: ``customer``, ``invoice.lines``."""
+        known = None if model is None else set(model.model_fields) - RESERVED
         rules: list[FieldRule] = []
         ok = True
-        for name, entry in entries.items():
+        for name, spec in entries.items():
             at = (*where, name)
-            spec = entry
-            if name not in known:
-                self.issue(
-                    at,
-                    f"unknown field {name!r} of {getattr(model, 'entity', model.__name__)}; "
-                    f"expected one of: {', '.join(sorted(known))}",
-                )
+            if known is not None and name not in known:
+                self.issue(at, unknown_name("field", name, known, of=owner))
                 ok = False
                 continue
-            rule = self.rule(name, spec, model, at)
+            rule = self.rule(name, spec, model, at, owner)
             if rule is None:
                 ok = False
             else:
@@ -133,7 +135,7 @@ class _Compiler:
         return rules if ok else None
 
     def rule(
-        self, name: str, spec: FieldSpec, model: type[BaseModel], at: KeyPath
+        self, name: str, spec: FieldSpec, model: type[BaseModel] | None, at: KeyPath, owner: str
     ) -> FieldRule | None:
         reads = spec.direction in ("both", "read")
         writes = spec.direction in ("both", "write")
@@ -188,10 +190,7 @@ class _Compiler:
                 )
                 ok = False
         if spec.ref is not None and spec.ref not in ENTITIES:
-            self.issue(
-                (*at, "ref"),
-                f"unknown entity {spec.ref!r}; expected one of: {', '.join(sorted(ENTITIES))}",
-            )
+            self.issue((*at, "ref"), unknown_name("entity", spec.ref, ENTITIES))
             ok = False
         elif spec.ref is not None and self.mapped is not None and spec.ref not in self.mapped:
             self.issue(
@@ -202,17 +201,17 @@ class _Compiler:
             ok = False
         each = line_model = None
         if spec.each is not None:
-            line_model = _line_model(model, name)
-            if line_model is None:
+            line_model = _line_model(model, name) if model is not None else None
+            if model is not None and line_model is None:
                 self.issue((*at, "each"), f"field {name!r} is not a list of sub-records")
                 ok = False
             else:
-                sub = self.rules(spec.each, line_model, (*at, "each"))
+                sub = self.rules(spec.each, line_model, (*at, "each"), f"{owner}.{name}")
                 if sub is None:
                     ok = False
                 else:
                     each = tuple(sub)
-        if not ok:
+        if not ok or model is None:
             return None
         return FieldRule(
             name=name,
@@ -241,8 +240,14 @@ class _Compiler:
         else:
             self.issue(where, "expected a transform name, or {name: {parameters}}")
             return None
+        at = where if isinstance(entry, str) else (*where, name)
+        hidden = {param for param in params if (*at, param) in self.doc.from_environment}
         try:
-            return build(name, params)
+            return build(name, params, hidden)
+        except ParameterError as error:
+            for param, message in error.problems:
+                self.issue(at if param is None else (*at, param), message)
+            return None
         except (ValueError, TypeError) as error:
             self.issue(where, str(error))
             return None

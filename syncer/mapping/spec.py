@@ -25,7 +25,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from syncer.validation import add_pydantic_issues
+from syncer.yamlsource import KeyPath, YamlDocument
 
 Direction = Literal["both", "read", "write"]
 NativeType = Literal["str", "int", "float", "decimal", "bool"]
@@ -108,3 +111,53 @@ class MappingSpec(_Strict):
     carry: list[str] = Field(default_factory=list)
     """Native paths copied into the canonical ``extras`` on read and back on write."""
     fields: dict[str, FieldEntry]
+
+
+def validate_spec(doc: YamlDocument, data: dict[str, Any]) -> MappingSpec | None:
+    """Validate a mapping file part by part: the top level, then each field entry (and each
+    entry of an ``each:``) on its own, so that one broken entry does not hide the problems of
+    the others. Every problem goes to ``doc.issues``.
+
+    Returns a spec of what validated, for the compiler to check further (so the file's other
+    problems show in the same run), or None when there is no entity to compile against."""
+    raw = data.get("fields")
+    header = {**data, "fields": _entries(doc, raw, ("fields",))} if isinstance(raw, dict) else data
+    try:
+        return MappingSpec.model_validate(header)
+    except ValidationError as error:
+        add_pydantic_issues(doc, error, MappingSpec, prefix=())
+        failed = {problem["loc"][0] for problem in error.errors() if problem["loc"]}
+    return _salvage(header, failed)
+
+
+def _salvage(header: dict[str, Any], failed: set[Any]) -> MappingSpec | None:
+    """The spec without the top-level keys that failed (their problems are reported)."""
+    if "entity" in failed or not isinstance(header.get("entity"), str):
+        return None
+    kept = {key: value for key, value in header.items() if key not in failed}
+    # An empty connector tells the loader not to check references against its mappings.
+    kept = {"connector": "", "stream": "", "fields": {}, **kept}
+    try:
+        return MappingSpec.model_validate(kept)
+    except ValidationError:
+        return None
+
+
+def _entries(doc: YamlDocument, raw: dict[Any, Any], where: KeyPath) -> dict[Any, FieldSpec]:
+    entries = {}
+    for name, value in raw.items():
+        entry = _entry(doc, value, (*where, name))
+        if entry is not None:
+            entries[name] = entry
+    return entries
+
+
+def _entry(doc: YamlDocument, value: Any, where: KeyPath) -> FieldSpec | None:
+    value = _shorthand(value)
+    if isinstance(value, dict) and isinstance(value.get("each"), dict):
+        value = {**value, "each": _entries(doc, value["each"], (*where, "each"))}
+    try:
+        return FieldSpec.model_validate(value)
+    except ValidationError as error:
+        add_pydantic_issues(doc, error, FieldSpec, prefix=where)
+        return None

@@ -5,17 +5,23 @@ without ``write`` is not invertible: a mapping may use it only on read-only fiel
 (``strip``, ``upper``...) write values back unchanged, because the canonical value is already
 the normal form.
 
+Every transform declares its parameters in :data:`TRANSFORMS` (name, kind, meaning, default or
+required), and :func:`build` checks what a mapping gives against that table before the factory
+runs, so a misspelled or mistyped parameter is refused when the mapping loads.
+
 Money rounds half away from zero (the way invoices are printed), never through floats.
 """
 
 from __future__ import annotations
 
 import zoneinfo
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
+
+from syncer.validation import describe, unknown_name
 
 THOUSAND = Decimal(1000)
 MILLI = Decimal("0.001")
@@ -23,6 +29,15 @@ MILLI = Decimal("0.001")
 
 class TransformValueError(ValueError):
     """A value the transform cannot convert; the message says what was expected."""
+
+
+class ParameterError(ValueError):
+    """Parameters a transform refuses. ``problems`` pairs each message with the parameter it
+    is about (None: the parameters as a whole), so the loader can place each on its line."""
+
+    def __init__(self, problems: Sequence[tuple[str | None, str]]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("; ".join(message for _, message in self.problems))
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,9 +49,6 @@ class Transform:
     @property
     def invertible(self) -> bool:
         return self.write is not None
-
-
-Factory = Callable[[Mapping[str, Any]], Transform]
 
 
 def to_decimal(value: Any) -> Decimal:
@@ -62,7 +74,144 @@ def _round(value: Decimal, places: int) -> Decimal:
     return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
 
 
-def money_x1000(_params: Mapping[str, Any]) -> Transform:
+# -- parameters --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """What a parameter accepts. ``convert`` returns the value the factory gets, or raises
+    ValueError: with a message when it has more to say than "expected <expected>"."""
+
+    expected: str
+    convert: Callable[[Any], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    name: str
+    kind: Kind
+    meaning: str
+    """What the parameter is for, as a noun phrase ("the number of decimals written")."""
+    default: Any = None
+    required: bool = False
+
+
+def _whole_number(value: Any) -> int:
+    # bool is an int to Python, but `places: true` is a mistake, not 1
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError
+    return value
+
+
+def _nonzero_number(value: Any) -> Decimal:
+    try:
+        number = to_decimal(value)
+    except TransformValueError:
+        raise ValueError from None
+    if number == 0:
+        raise ValueError
+    return number
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError
+    return value
+
+
+def _nonempty_text(value: Any) -> str:
+    if not _text(value):
+        raise ValueError
+    return str(value)
+
+
+def _zone(name: Any) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(_text(name))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {describe(name)}; expected an IANA name such as Asia/Amman"
+        ) from None
+
+
+def _choice(name: str, choices: Sequence[str]) -> Kind:
+    def convert(value: Any) -> str:
+        if value not in choices:
+            raise ValueError(unknown_name(name, value, choices))
+        return str(value)
+
+    return Kind(f"one of: {', '.join(choices)}", convert)
+
+
+WHOLE_NUMBER = Kind("a whole number >= 0", _whole_number)
+NONZERO_NUMBER = Kind("a number other than 0", _nonzero_number)
+TEXT = Kind("text", _text)
+NONEMPTY_TEXT = Kind("text of at least one character", _nonempty_text)
+TIME_ZONE = Kind("an IANA time zone name such as Asia/Amman", _zone)
+PRECISIONS = {"ms": "milliseconds", "s": "seconds", "us": "microseconds"}
+
+
+@dataclass(frozen=True, slots=True)
+class TransformType:
+    """A named transform: its parameters, and the factory that gets them checked."""
+
+    name: str
+    make: Callable[..., Transform]
+    """Called with every declared parameter as a keyword, defaults filled in."""
+    params: tuple[Param, ...] = ()
+
+    def __call__(self, params: Mapping[str, Any], hidden: Collection[str] = ()) -> Transform:
+        return self.make(**self.arguments(params, hidden))
+
+    def arguments(self, given: Mapping[str, Any], hidden: Collection[str] = ()) -> dict[str, Any]:
+        """The checked parameters; ParameterError names every one that is wrong. Values of
+        the ``hidden`` parameters (set from the environment, maybe secrets) are never quoted."""
+        declared = {param.name: param for param in self.params}
+        problems: list[tuple[str | None, str]] = [
+            (name, self._unknown(name)) for name in given if name not in declared
+        ]
+        values: dict[str, Any] = {}
+        for param in self.params:
+            value = given.get(param.name)
+            if value is None and param.required:
+                problems.append((None, self._missing(param)))
+            elif value is None:
+                values[param.name] = param.default
+            else:
+                try:
+                    values[param.name] = param.kind.convert(value)
+                except ValueError as error:
+                    shown = None if param.name in hidden else value
+                    problems.append((param.name, self._refused(param, shown, error)))
+        if problems:
+            raise ParameterError(problems)
+        return values
+
+    def _unknown(self, name: Any) -> str:
+        where = f"transform {self.name}"
+        if not self.params:
+            return f"unknown parameter {name!r} of {where}; it takes no parameters"
+        return unknown_name("parameter", name, [p.name for p in self.params], of=where)
+
+    def _missing(self, param: Param) -> str:
+        return (
+            f"transform {self.name} needs the parameter {param.name}: {param.meaning}, "
+            f"{param.kind.expected}"
+        )
+
+    def _refused(self, param: Param, shown: Any, error: ValueError) -> str:
+        """``shown``: the value to quote, None to quote nothing (not even the reason)."""
+        if shown is None:
+            reason = f"expected {param.kind.expected}"
+        else:
+            reason = str(error) or f"expected {param.kind.expected}, got {describe(shown)}"
+        return f"transform {self.name}: {param.name} must be {param.meaning}; {reason}"
+
+
+# -- the transforms ----------------------------------------------------------------------
+
+
+def money_x1000() -> Transform:
     """Repzo stores money as integer thousandths: 12500 is 12.5."""
 
     def read(value: Any) -> Decimal:
@@ -74,19 +223,13 @@ def money_x1000(_params: Mapping[str, Any]) -> Transform:
     return Transform("money_x1000", read, write)
 
 
-def scale(params: Mapping[str, Any]) -> Transform:
+def scale(factor: Decimal) -> Transform:
     """Native = canonical x ``factor`` (e.g. a rate stored as 0.16 for 16 %: factor 0.01)."""
-    factor = to_decimal(params.get("factor", 1))
-    if factor == 0:
-        raise ValueError("scale needs a factor other than 0")
     return Transform("scale", lambda v: to_decimal(v) / factor, lambda v: to_decimal(v) * factor)
 
 
-def decimal_string(params: Mapping[str, Any]) -> Transform:
+def decimal_string(places: int | None) -> Transform:
     """A decimal written as text, as ERPs do: "1234.50". ``places`` fixes the decimals written."""
-    places = params.get("places")
-    if places is not None and (not isinstance(places, int) or places < 0):
-        raise ValueError("decimal_string places must be a whole number >= 0")
 
     def write(value: Any) -> str:
         number = to_decimal(value)
@@ -116,15 +259,16 @@ def _parse_date(value: Any, fmt: str) -> date:
         raise TransformValueError(f"expected a date like {example}, got {value!r}") from None
 
 
-def date_ymd(_params: Mapping[str, Any]) -> Transform:
+def date_ymd() -> Transform:
     """A business date as ``YYYY-MM-DD`` (Repzo's issue and due dates)."""
-    return date_format({"format": "%Y-%m-%d"})
+    return date_format("%Y-%m-%d")
 
 
-def date_format(params: Mapping[str, Any]) -> Transform:
+def date_format(format: str) -> Transform:
     """A business date in any strftime ``format`` (SAP's ``%Y%m%d``...)."""
-    fmt = str(params.get("format", "%Y-%m-%d"))
-    return Transform("date_format", lambda v: _parse_date(v, fmt), lambda v: _date(v).strftime(fmt))
+    return Transform(
+        "date_format", lambda v: _parse_date(v, format), lambda v: _date(v).strftime(format)
+    )
 
 
 def _date(value: Any) -> date:
@@ -141,7 +285,7 @@ def _aware(value: Any) -> datetime:
     return value
 
 
-def epoch_ms(_params: Mapping[str, Any]) -> Transform:
+def epoch_ms() -> Transform:
     """Milliseconds since the epoch (Repzo's event times) <-> an aware UTC instant."""
 
     def read(value: Any) -> datetime:
@@ -162,18 +306,19 @@ def epoch_ms(_params: Mapping[str, Any]) -> Transform:
     return Transform("epoch_ms", read, write)
 
 
-def iso_datetime(params: Mapping[str, Any]) -> Transform:
+def iso_datetime(
+    assume_timezone: zoneinfo.ZoneInfo | None,
+    timezone: zoneinfo.ZoneInfo | None,
+    precision: str,
+) -> Transform:
     """ISO 8601 text <-> an aware UTC instant.
 
     ``assume_timezone``: the zone of times written without an offset (without it they are an
     error: a naive time is ambiguous). ``timezone``: the zone times are written in (UTC by
     default, with ``Z``); ``precision``: ``ms`` (default), ``s`` or ``us``.
     """
-    assumed = _zone(params.get("assume_timezone"))
-    output = _zone(params.get("timezone")) or UTC
-    precision = {"ms": "milliseconds", "s": "seconds", "us": "microseconds"}[
-        str(params.get("precision", "ms"))
-    ]
+    output = timezone or UTC
+    timespec = PRECISIONS[precision]
 
     def read(value: Any) -> datetime:
         if isinstance(value, datetime):
@@ -189,34 +334,23 @@ def iso_datetime(params: Mapping[str, Any]) -> Transform:
         else:
             raise TransformValueError(f"expected an ISO 8601 date-time, got {value!r}")
         if moment.tzinfo is None:
-            if assumed is None:
+            if assume_timezone is None:
                 raise TransformValueError(
                     f"the time {value!r} has no offset; set assume_timezone on the transform to "
                     "say which zone such times are in"
                 )
-            moment = moment.replace(tzinfo=assumed)
+            moment = moment.replace(tzinfo=assume_timezone)
         return moment.astimezone(UTC)
 
     def write(value: Any) -> str:
-        text = _aware(value).astimezone(output).isoformat(timespec=precision)
+        text = _aware(value).astimezone(output).isoformat(timespec=timespec)
         return text.replace("+00:00", "Z") if output is UTC else text
 
     return Transform("iso_datetime", read, write)
 
 
-def _zone(name: Any) -> zoneinfo.ZoneInfo | None:
-    if name is None:
-        return None
-    try:
-        return zoneinfo.ZoneInfo(str(name))
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"unknown time zone {name!r}; expected an IANA name such as Asia/Amman"
-        ) from None
-
-
-def _text(function: Callable[[str], str], name: str) -> Factory:
-    def factory(_params: Mapping[str, Any]) -> Transform:
+def _normaliser(function: Callable[[str], str], name: str) -> Callable[[], Transform]:
+    def factory() -> Transform:
         def read(value: Any) -> str:
             if not isinstance(value, str):
                 raise TransformValueError(f"{name} expects text, got {value!r}")
@@ -228,7 +362,7 @@ def _text(function: Callable[[str], str], name: str) -> Factory:
     return factory
 
 
-def negate(_params: Mapping[str, Any]) -> Transform:
+def negate() -> Transform:
     """A boolean flipped both ways: Repzo's ``disabled`` <-> canonical ``active``."""
 
     def flip(value: Any) -> bool:
@@ -239,9 +373,8 @@ def negate(_params: Mapping[str, Any]) -> Transform:
     return Transform("negate", flip, flip)
 
 
-def join(params: Mapping[str, Any]) -> Transform:
+def join(separator: str) -> Transform:
     """A list kept as one delimited string natively (tags "a, b" <-> ["a", "b"])."""
-    separator = str(params.get("separator", ","))
 
     def read(value: Any) -> list[str]:
         if not isinstance(value, str):
@@ -256,7 +389,7 @@ def join(params: Mapping[str, Any]) -> Transform:
     return Transform("join", read, write)
 
 
-def first_word(_params: Mapping[str, Any]) -> Transform:
+def first_word() -> Transform:
     """The first word of a text. Lossy: read-only fields only."""
 
     def read(value: Any) -> str:
@@ -267,30 +400,70 @@ def first_word(_params: Mapping[str, Any]) -> Transform:
     return Transform("first_word", read, None)
 
 
-TRANSFORMS: dict[str, Factory] = {
-    "money_x1000": money_x1000,
-    "scale": scale,
-    "decimal_string": decimal_string,
-    "date_ymd": date_ymd,
-    "date_format": date_format,
-    "epoch_ms": epoch_ms,
-    "iso_datetime": iso_datetime,
-    "strip": _text(str.strip, "strip"),
-    "upper": _text(str.upper, "upper"),
-    "lower": _text(str.lower, "lower"),
-    "negate": negate,
-    "join": join,
-    "first_word": first_word,
-}
-"""Every transform a mapping can name."""
+def _table(*types: TransformType) -> dict[str, TransformType]:
+    return {kind.name: kind for kind in types}
 
 
-def build(name: str, params: Mapping[str, Any]) -> Transform:
-    """The transform ``name`` with its parameters; ValueError for an unknown name or bad
-    parameters (the mapping loader reports it with file and line)."""
-    factory = TRANSFORMS.get(name)
-    if factory is None:
-        raise ValueError(
-            f"unknown transform {name!r}; expected one of: {', '.join(sorted(TRANSFORMS))}"
-        )
-    return factory(params)
+TRANSFORMS: dict[str, TransformType] = _table(
+    TransformType("money_x1000", money_x1000),
+    TransformType(
+        "scale",
+        scale,
+        (
+            Param(
+                "factor",
+                NONZERO_NUMBER,
+                "the native value of one canonical unit",
+                default=Decimal(1),
+            ),
+        ),
+    ),
+    TransformType(
+        "decimal_string",
+        decimal_string,
+        (Param("places", WHOLE_NUMBER, "the number of decimals written"),),
+    ),
+    TransformType("date_ymd", date_ymd),
+    TransformType(
+        "date_format",
+        date_format,
+        (Param("format", TEXT, "the strftime pattern of the native date", default="%Y-%m-%d"),),
+    ),
+    TransformType("epoch_ms", epoch_ms),
+    TransformType(
+        "iso_datetime",
+        iso_datetime,
+        (
+            Param("assume_timezone", TIME_ZONE, "the zone of native times without an offset"),
+            Param("timezone", TIME_ZONE, "the zone times are written in"),
+            Param(
+                "precision",
+                _choice("precision", list(PRECISIONS)),
+                "the smallest unit written",
+                default="ms",
+            ),
+        ),
+    ),
+    TransformType("strip", _normaliser(str.strip, "strip")),
+    TransformType("upper", _normaliser(str.upper, "upper")),
+    TransformType("lower", _normaliser(str.lower, "lower")),
+    TransformType("negate", negate),
+    TransformType(
+        "join",
+        join,
+        (Param("separator", NONEMPTY_TEXT, "the text between the items", default=","),),
+    ),
+    TransformType("first_word", first_word),
+)
+"""Every transform a mapping can name, with the parameters each accepts."""
+
+
+def build(name: str, params: Mapping[str, Any], hidden: Collection[str] = ()) -> Transform:
+    """The transform ``name`` with its parameters; ValueError for an unknown name, and
+    ParameterError (a ValueError) naming every parameter that is unknown, missing or of the
+    wrong kind. The mapping loader reports them with file and line. ``hidden``: parameters
+    whose values must not be quoted."""
+    kind = TRANSFORMS.get(name)
+    if kind is None:
+        raise ValueError(unknown_name("transform", name, TRANSFORMS))
+    return kind(params, hidden)

@@ -58,13 +58,13 @@ CASES = [
         "unknown canonical field",
         edit("  name: name", "  nmae: name  #!"),
         "fields.nmae",
-        "unknown field 'nmae' of customer; expected one of:",
+        "unknown field 'nmae' of customer (did you mean 'name'?); expected one of:",
     ),
     (
         "unknown transform",
         edit("transform: money_x1000}", "transform: money_x100}  #!"),
         "fields.credit_limit.transform",
-        "unknown transform 'money_x100'; expected one of:",
+        "unknown transform 'money_x100' (did you mean 'money_x1000'?); expected one of:",
     ),
     (
         "non-invertible transform on a written field",
@@ -82,7 +82,7 @@ CASES = [
         "unknown entity",
         edit("entity: customer", "entity: cutsomer  #!"),
         "entity",
-        "unknown entity 'cutsomer'; expected one of:",
+        "unknown entity 'cutsomer' (did you mean 'customer'?); expected one of:",
     ),
     (
         "expression that does not parse",

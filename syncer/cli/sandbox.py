@@ -157,6 +157,14 @@ def erp(
         bool, typer.Option("--no-seed", help="Start with an empty store instead.")
     ] = False,
     random_seed: Annotated[int, typer.Option(help="Seed of the generated data.")] = 0,
+    dedupe_documents: Annotated[
+        bool,
+        typer.Option(
+            "--dedupe-documents/--no-dedupe-documents",
+            help="Whether a second POST of an invoice, credit note or payment number returns "
+            "the first document, or creates another one as many ERPs do.",
+        ),
+    ] = True,
 ) -> None:
     """Serve a stand-in ERP until Ctrl-C (or act on a running one with a command).
 
@@ -184,6 +192,7 @@ def erp(
             utc_offset=utc_offset,
             seed=False if no_seed else sizes,
             random_seed=random_seed,
+            dedupe_documents=dedupe_documents,
         )
     except sqlite3.Error as exc:
         raise typer.BadParameter(f"cannot open {db}: {exc}", param_hint="--db") from None
@@ -201,6 +210,8 @@ def erp(
         typer.echo(f"  user:    {username} (password from --password or ${erp_stub.PASSWORD_ENV})")
         typer.echo(f"  admin:   {stub.url}{erp_stub.ADMIN_PREFIX}/stats")
         typer.echo(f"  store:   {db}, {sum(records.values())} records, UTC offset {utc_offset}")
+        repeated = "returns the first" if dedupe_documents else "creates another"
+        typer.echo(f"  documents: a number posted again {repeated} document")
         typer.echo("Press Ctrl-C to stop.")
         _wait_for_signal()
     finally:

@@ -10,13 +10,16 @@ exposes.
     GET  clock               POST clock {"freeze_at": ISO} | {"freeze": true} |
                                         {"unfreeze": true} | {"offset_seconds": n} |
                                         {"advance_seconds": n}
+    GET  options             POST options {"dedupe_documents": false}
+    GET  faults              POST faults {"hold": "invoices"} | {"drop": "invoices", "count": 1}
+                             DELETE faults   sends held answers, clears the faults
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from connectors.erp_stub.server.errors import bad_request, not_found
 from connectors.erp_stub.server.records import json_object
@@ -36,6 +39,20 @@ class _Clock(BaseModel):
     unfreeze: bool = False
     offset_seconds: int | None = None
     advance_seconds: int | None = None
+
+
+class _Options(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dedupe_documents: bool | None = None
+
+
+class _Faults(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    hold: str | None = None
+    drop: str | None = None
+    count: int = Field(1, ge=1)
 
 
 def handle_admin(core: ErpCore, method: str, path: tuple[str, ...], body: bytes) -> Reply:
@@ -76,6 +93,21 @@ def _dispatch(core: ErpCore, endpoint: tuple[str, str], body: bytes) -> Reply:
         case ("POST", "clock"):
             _set_clock(core, _Clock.model_validate(_object(body)))
             return Reply(200, _clock_state(core))
+        case ("GET", "options"):
+            return Reply(200, _options(core))
+        case ("POST", "options"):
+            options = _Options.model_validate(_object(body))
+            if options.dedupe_documents is not None:
+                core.dedupe_documents = options.dedupe_documents
+            return Reply(200, _options(core))
+        case ("GET", "faults"):
+            return Reply(200, _faults(core))
+        case ("POST", "faults"):
+            _set_faults(core, _Faults.model_validate(_object(body)))
+            return Reply(200, _faults(core))
+        case ("DELETE", "faults"):
+            core.release_answers()
+            return Reply(200, _faults(core))
     raise not_found(f"There is no admin endpoint {endpoint[0]} {ADMIN_PREFIX}/{endpoint[1]}.")
 
 
@@ -101,6 +133,25 @@ def _set_clock(core: ErpCore, clock: _Clock) -> None:
         core.clock.unfreeze()
     if clock.advance_seconds is not None:
         core.clock.advance(clock.advance_seconds * 1000)
+
+
+def _options(core: ErpCore) -> dict[str, Any]:
+    return {"dedupe_documents": core.dedupe_documents}
+
+
+def _set_faults(core: ErpCore, faults: _Faults) -> None:
+    try:
+        if faults.hold is not None:
+            core.hold_answers(faults.hold)
+        if faults.drop is not None:
+            core.drop_answers(faults.drop, faults.count)
+    except KeyError as exc:
+        raise bad_request(f"{exc.args[0]}.") from None
+
+
+def _faults(core: ErpCore) -> dict[str, Any]:
+    state = core.answer_faults()
+    return {"holding": list(state.holding), "held": state.held, "dropping": state.dropping}
 
 
 def _clock_state(core: ErpCore) -> dict[str, Any]:

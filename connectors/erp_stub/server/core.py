@@ -15,6 +15,7 @@ from connectors.erp_stub.server import mutate as mutations
 from connectors.erp_stub.server import seeding
 from connectors.erp_stub.server.entities import entity
 from connectors.erp_stub.server.errors import bad_request
+from connectors.erp_stub.server.faults import AnswerFaults, FaultState
 from connectors.erp_stub.server.localtime import DEFAULT_UTC_OFFSET, LocalTime
 from connectors.erp_stub.server.records import Record
 from connectors.erp_stub.server.service import ErpService
@@ -46,17 +47,22 @@ class ErpCore:
         utc_offset: str = DEFAULT_UTC_OFFSET,
         seed: bool | Mapping[str, int] = True,
         random_seed: int = 0,
+        dedupe_documents: bool = True,
     ) -> None:
         """``seed``: generate data when the store is empty, with the default sizes (True) or
         the given ones (``{"customers": 300}``); False starts empty. A store that already holds
-        data (a file from an earlier run) is never reseeded."""
+        data (a file from an earlier run) is never reseeded. ``dedupe_documents``: see the
+        property of that name."""
         self.username = username
         self._password = SecretStr(password)
         self.times = LocalTime(utc_offset)
         self.clock = SandboxClock()
         self.store = RecordStore(db)
         self.recorder = StatsRecorder()
-        self.service = ErpService(self.store, self.clock, self.times, self.recorder)
+        self.service = ErpService(
+            self.store, self.clock, self.times, self.recorder, dedupe_documents=dedupe_documents
+        )
+        self.faults = AnswerFaults()
         self._mutation_rounds = itertools.count(1)
         if seed is not False and self.store.is_empty():
             self.seed(random_seed=random_seed, **({} if seed is True else dict(seed)))
@@ -118,6 +124,37 @@ class ErpCore:
 
     # Observability and control
 
+    @property
+    def dedupe_documents(self) -> bool:
+        """Whether a second POST of an invoice, credit note or payment number returns the first
+        document (200), as the stub does by default, or creates a second document with the same
+        number (201), as many ERPs do. Clients must then look a document up by its number
+        before posting it again."""
+        return self.service.dedupe_documents
+
+    @dedupe_documents.setter
+    def dedupe_documents(self, value: bool) -> None:
+        self.service.dedupe_documents = value
+
+    def hold_answers(self, entity_name: str) -> None:
+        """From now on, apply writes to this entity but hold their answers until
+        ``release_answers()``: a client killed meanwhile leaves records it never heard of."""
+        self.faults.hold(entity(entity_name).name)
+
+    def drop_answers(self, entity_name: str, count: int = 1) -> None:
+        """Apply the next ``count`` writes to this entity, then close their connections
+        without an answer: the client cannot tell whether they happened."""
+        if count < 1:
+            raise bad_request("count must be at least 1.")
+        self.faults.drop(entity(entity_name).name, count)
+
+    def release_answers(self) -> None:
+        """Send every held answer; nothing is held or dropped any more."""
+        self.faults.release()
+
+    def answer_faults(self) -> FaultState:
+        return self.faults.state()
+
     def stats(self) -> ErpStats:
         return self.recorder.snapshot(self.store.counts())
 
@@ -131,6 +168,7 @@ class ErpCore:
         self.clock.reset()
 
     def close(self) -> None:
+        self.faults.release()  # no handler thread stays parked on a held answer
         self.store.close()
 
     def __repr__(self) -> str:

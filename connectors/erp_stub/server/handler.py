@@ -11,6 +11,7 @@ from typing import cast
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from connectors.erp_stub.server.core import ErpCore
+from connectors.erp_stub.server.entities import ENTITIES
 from connectors.erp_stub.server.errors import ErpError
 from connectors.erp_stub.server.routes import ApiRequest, Routed, route
 from connectors.erp_stub.server.stats import UNKNOWN_ENTITY
@@ -56,6 +57,14 @@ class ErpRequestHandler(JsonRequestHandler):
             )
         if routed.entity is not None:
             core.recorder.request(request.method, routed.entity, routed.reply.status)
+        if (
+            routed.entity in ENTITIES
+            and request.method != "GET"
+            and routed.reply.status < 300
+            and core.faults.after_write(routed.entity) == "drop"
+        ):
+            self.abort()  # applied, never answered
+            return
         with contextlib.suppress(OSError):  # the client went away mid-reply
             self.write_reply(routed.reply)
 

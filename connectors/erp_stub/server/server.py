@@ -30,6 +30,7 @@ class ErpStub(BackgroundServer, ErpCore):
         utc_offset: str = DEFAULT_UTC_OFFSET,
         seed: bool | Mapping[str, int] = True,
         random_seed: int = 0,
+        dedupe_documents: bool = True,
     ) -> None:
         """See ErpCore for everything but where to listen."""
         super().__init__(
@@ -39,6 +40,7 @@ class ErpStub(BackgroundServer, ErpCore):
             utc_offset=utc_offset,
             seed=seed,
             random_seed=random_seed,
+            dedupe_documents=dedupe_documents,
         )
         self._init_listener(host, port)
 

@@ -1,5 +1,6 @@
 """The ERP's semantics for every collection: list, get, create, update (merge patch) and
-delete (deactivate), with documents idempotent on ``number`` and immutable once posted.
+delete (deactivate), with documents immutable once posted and, unless ``dedupe_documents`` is
+off, idempotent on ``number``.
 
 Each write holds the store's transaction from its first read to its last write, so two clients
 posting the same document number at once still get one document.
@@ -33,12 +34,21 @@ _STAMPS = ("created_at", "updated_at")
 
 class ErpService:
     def __init__(
-        self, store: RecordStore, clock: SandboxClock, times: LocalTime, stats: StatsRecorder
+        self,
+        store: RecordStore,
+        clock: SandboxClock,
+        times: LocalTime,
+        stats: StatsRecorder,
+        *,
+        dedupe_documents: bool = True,
     ) -> None:
         self._store = store
         self._clock = clock
         self._times = times
         self._stats = stats
+        self.dedupe_documents = dedupe_documents
+        """A second POST of a document number returns the first document (True) or creates
+        another one, as many ERPs do (False)."""
 
     def now_s(self) -> int:
         return self._clock.now_ms() // 1000
@@ -69,7 +79,7 @@ class ErpService:
         fields = json_object(body)
         with self._store.transaction():
             number = fields.get("number")
-            if spec.document and isinstance(number, str) and number:
+            if spec.document and self.dedupe_documents and isinstance(number, str) and number:
                 existing = self._store.by_number(spec.name, number)
                 if existing is not None:
                     # A client retrying a post whose answer it lost gets the original back.

@@ -2,7 +2,9 @@
 
 ``updated_s`` copies each record's ``updated_at`` as epoch seconds, so the (updated_at, key)
 order and keyset pages run on an index instead of parsing JSON; ``number`` copies a document's
-number under a unique index, which is what makes a repeated document POST find its original.
+number under an index, which is how a repeated document POST finds its original. The index is
+not unique: the service decides, inside one transaction, whether a number may be posted twice
+(an ERP that does not deduplicate keeps both documents).
 Sequences live in their own table so ids keep counting across restarts. One connection serves
 every thread; ``transaction()`` lets the service make a read-check-write atomic.
 """
@@ -31,7 +33,9 @@ _SCHEMA = (
         PRIMARY KEY (entity, key)
     )""",
     "CREATE INDEX IF NOT EXISTS records_updated ON records (entity, updated_s, key)",
-    "CREATE UNIQUE INDEX IF NOT EXISTS records_number ON records (entity, number)",
+    # Stores written before documents could share a number had a unique index here.
+    "DROP INDEX IF EXISTS records_number",
+    "CREATE INDEX IF NOT EXISTS records_by_number ON records (entity, number)",
     "CREATE TABLE IF NOT EXISTS sequences (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
 )
 
@@ -113,7 +117,8 @@ class RecordStore:
     def by_number(self, entity: str, number: str) -> Record | None:
         with self.lock:
             row = self._db.execute(
-                "SELECT body FROM records WHERE entity = ? AND number = ?", (entity, number)
+                "SELECT body FROM records WHERE entity = ? AND number = ? ORDER BY key LIMIT 1",
+                (entity, number),
             ).fetchone()
         return None if row is None else _load(row[0])
 

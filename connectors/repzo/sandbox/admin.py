@@ -91,14 +91,7 @@ def _dispatch(core: SandboxCore, endpoint: tuple[str, str], request: Request) ->
             core.faults.add_script(ScriptedFault.model_validate(_body(request)))
             return Reply(200, _faults_json(core))
         case ("POST", "faults/mutate"):
-            spec = PagingMutation.model_validate(_body(request))
-            core.mutate_while_paging(
-                spec.resource,
-                on_request=spec.on_request,
-                count=spec.count,
-                among=spec.among,
-                seed=spec.seed,
-            )
+            core.arm_mutation(PagingMutation.model_validate(_body(request)))
             return Reply(200, _faults_json(core))
         case ("GET", "options"):
             return Reply(200, core.options.public())

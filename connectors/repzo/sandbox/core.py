@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hmac
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pydantic import SecretStr
@@ -196,15 +196,33 @@ class SandboxCore:
         count: int = 1,
         among: Among = "returned",
         seed: int = 0,
+        ids: Sequence[str] = (),
+        changes: Mapping[str, Any] | None = None,
+        advance_ms: int = 0,
+        late_ms: int = 0,
     ) -> None:
         """When list request number ``on_request`` for the resource arrives, bump ``updatedAt``
-        of ``count`` documents chosen among those already returned, not yet returned, or both."""
-        name = self.resource(resource).name
-        self.mutator.arm(
+        of ``count`` documents chosen among those already returned, not yet returned, or both
+        (or of exactly ``ids``), setting ``changes`` on them. ``advance_ms`` moves the clock
+        forward first; ``late_ms`` stamps the edit that much before the moment it appears, as a
+        commit that lands late would be (see PagingMutation)."""
+        self.arm_mutation(
             PagingMutation(
-                resource=name, on_request=on_request, count=count, among=among, seed=seed
+                resource=resource,
+                on_request=on_request,
+                count=count,
+                among=among,
+                seed=seed,
+                ids=tuple(ids),
+                changes=dict(changes or {}),
+                advance_ms=advance_ms,
+                late_ms=late_ms,
             )
         )
+
+    def arm_mutation(self, spec: PagingMutation) -> None:
+        name = self.resource(spec.resource).name
+        self.mutator.arm(spec.model_copy(update={"resource": name}))
 
     def clear_faults(self) -> None:
         self.faults.clear()

@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 from connectors.repzo.registry import Operation, Registry, Resource
 from connectors.repzo.sandbox.ids import ObjectIdFactory
-from connectors.repzo.sandbox.mutations import PagingMutator
+from connectors.repzo.sandbox.mutations import Edit, PagingMutator
 from connectors.repzo.sandbox.options import SandboxOptions
 from connectors.repzo.sandbox.protocol import ApiError, RawJson, Reply, Request, dump_json
 from connectors.repzo.sandbox.query import (
@@ -89,7 +89,7 @@ class RepzoService:
         if resource.list_style == "none":
             raise ApiError(405, f"Method GET is not supported by {resource.path}")
         query = parse_list_query(request.query, options.bound_rules())
-        self.touch(
+        self._apply(
             resource.name,
             self._mutator.before_list(resource.name, lambda: self._all_ids(resource.name)),
         )
@@ -238,18 +238,37 @@ class RepzoService:
     def touch(self, resource: str, ids: list[str]) -> list[str]:
         """Bump ``updatedAt`` of these documents as an edit made in Repzo's UI would; recorded
         as mutations, not change events. Returns the ids found."""
+        return self.edit(resource, ids, {})
+
+    def edit(
+        self, resource: str, ids: list[str], changes: dict[str, Any], *, late_ms: int = 0
+    ) -> list[str]:
+        """Set ``changes`` on these documents and bump their ``updatedAt``, as an edit made in
+        Repzo's UI would; recorded as mutations, not change events. ``late_ms`` stamps the edit
+        that much before now: a commit that becomes visible only after its stamp. Returns the
+        ids found."""
         if not ids:
             return []
+        stamp = iso_ms(self._clock.now_ms() - late_ms)
         touched: list[str] = []
         with self._store.lock:
             for doc_id in ids:
                 doc = self._store.get(resource, doc_id)
                 if doc is not None:
-                    self._stamp_updated(doc)
+                    for key, value in changes.items():
+                        if key not in SERVER_FIELDS:
+                            set_path(doc, key, value)
+                    doc["updatedAt"] = stamp
                     self._store.save(resource, doc)
                     touched.append(doc_id)
         self._stats.mutated(resource, touched)
         return touched
+
+    def _apply(self, resource: str, edits: list[Edit]) -> None:
+        for edit in edits:
+            if edit.advance_ms:
+                self._clock.advance(edit.advance_ms)
+            self.edit(resource, edit.ids, edit.changes, late_ms=edit.late_ms)
 
     def _new_document(self, fields: Document) -> Document:
         now = iso_ms(self._clock.now_ms())

@@ -127,7 +127,10 @@ class RepzoClient:
             base_url=str(settings.base_url).rstrip("/"),
             headers={"api-key": settings.api_key.get_secret_value()},
             timeout=settings.timeout.total_seconds(),
-            retry=RetryPolicy(max_total_wait=settings.max_retry_wait.total_seconds()),
+            retry=RetryPolicy(
+                max_total_wait=settings.max_retry_wait.total_seconds(),
+                max_connect_wait=settings.max_connect_wait.total_seconds(),
+            ),
             max_connections=max(8, settings.write_concurrency),
             transport=transport,
             sleep=sleep,

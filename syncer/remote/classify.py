@@ -8,7 +8,9 @@ waiting is the retry loop's business, so this module is testable without time.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import socket
+import ssl
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Literal
@@ -24,17 +26,28 @@ class Action(StrEnum):
     """Transient: the same request may work later."""
     RATE_LIMITED = "rate_limited"
     """Slow down as told (Retry-After), then retry."""
+    UNREACHABLE = "unreachable"
+    """No connection at all: nothing was sent, so any request may be retried, but only for
+    ``max_connect_wait``. A system that does not even accept connections is rarely back within
+    the minutes a 503 may need, and a user waiting on a wrong URL wants to hear it soon."""
     SKIP_RECORD = "skip_record"
     """This record is refused: dead-letter it and go on with the others."""
     FAIL_RUN = "fail_run"
     """Nothing will work until a person fixes something: stop the flow, keep the checkpoint."""
+
+    @property
+    def retried(self) -> bool:
+        """Whether the request is sent again. An answer that is not retried settles its request,
+        which is what counts as progress for a run (a 429 or 5xx storm does not)."""
+        return self in (Action.RETRY, Action.RATE_LIMITED, Action.UNREACHABLE)
 
 
 @dataclass(frozen=True, slots=True)
 class Resolution:
     action: Action
     sentence: str
-    """What happened, for the user. ``{system}`` is replaced by the connector's name."""
+    """What happened, for the user. ``{system}`` is replaced by the connector's name and
+    ``{url}`` by the request's URL (base URL and path: no credentials, no query string)."""
 
 
 StatusKey = int | tuple[int, Operation]
@@ -75,6 +88,7 @@ class ErrorTable:
 
 
 _RETRY_SERVER = Resolution(Action.RETRY, "{system} had a temporary server error")
+_UNREACHABLE = Resolution(Action.UNREACHABLE, "cannot connect to {system} at {url}")
 
 DEFAULT_TABLE = ErrorTable(
     statuses={
@@ -109,8 +123,9 @@ DEFAULT_TABLE = ErrorTable(
         504: Resolution(Action.RETRY, "a gateway in front of {system} timed out (504)"),
     },
     exceptions=(
-        (httpx.ConnectTimeout, Resolution(Action.RETRY, "connecting to {system} timed out")),
-        (httpx.ConnectError, Resolution(Action.RETRY, "cannot connect to {system}")),
+        # Refused, unknown host (DNS), TLS handshake and connect timeout: no connection.
+        (httpx.ConnectTimeout, _UNREACHABLE),
+        (httpx.ConnectError, _UNREACHABLE),
         (httpx.TimeoutException, Resolution(Action.RETRY, "{system} did not answer in time")),
         (
             httpx.RemoteProtocolError,
@@ -134,3 +149,38 @@ NOT_SENT: tuple[type[BaseException], ...] = (
     httpx.PoolTimeout,
 )
 """Failures that prove the request never reached the server: safe to retry any write."""
+
+CAUSES: tuple[tuple[type[BaseException], str], ...] = (
+    (ConnectionRefusedError, "connection refused"),
+    (socket.gaierror, "unknown host"),
+    (ssl.SSLCertVerificationError, "its TLS certificate is not trusted"),
+    (ssl.SSLError, "TLS handshake failed"),
+    (httpx.ConnectTimeout, "connection timed out"),
+    (TimeoutError, "connection timed out"),
+    (ConnectionResetError, "connection reset"),
+)
+"""Why a connection failed, in the user's words: the first entry that matches any exception
+in the chain wins (httpx wraps httpcore, which wraps the socket's own error)."""
+
+
+def cause_of(error: BaseException) -> str:
+    """A few words on why ``error`` happened, from :data:`CAUSES`; else the operating system's
+    own words, else the exception's type. Never the exception's free text, which could quote a
+    URL with credentials."""
+    chain = list(_chain(error))
+    for kind, text in CAUSES:
+        if any(isinstance(link, kind) for link in chain):
+            return text
+    for link in reversed(chain):
+        if isinstance(link, OSError) and link.strerror:
+            return link.strerror.lower()
+    return type(error).__name__
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    link: BaseException | None = error
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        yield link
+        link = link.__cause__ or link.__context__

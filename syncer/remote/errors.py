@@ -5,6 +5,7 @@
     |   +-- RetryBudgetExhausted  retries took longer than the allowed total wait
     |   +-- UnexpectedResponse    the body is not the shape this API answers with
     +-- RetriableRemoteError      transient; retried with backoff (5xx, timeouts, dropped links)
+    |   +-- Unreachable           no connection at all (refused, unknown host, connect timeout)
     |   +-- RateLimited           429; carries the server's Retry-After
     |   +-- MalformedBody         the body could not be decoded (truncated or not JSON)
     |   +-- UncertainWrite        a non-idempotent write may or may not have been applied
@@ -16,7 +17,7 @@ Every error keeps its inputs as attributes so logs and dead letters can store th
 
 from __future__ import annotations
 
-from typing import ClassVar, TypedDict, Unpack
+from typing import ClassVar, Literal, TypedDict, Unpack
 
 from syncer.errors import SyncerError
 from syncer.exit_codes import ExitCode
@@ -28,6 +29,7 @@ class RequestContext(TypedDict, total=False):
     system: str
     method: str
     path: str
+    url: str
     resource: str | None
     record_id: str | None
     status: int | None
@@ -47,6 +49,9 @@ class RemoteError(SyncerError):
         self.path = context.get("path", "")
         """Request path without query string (query strings may hold filters with ids only,
         but never credentials; still, paths are what the user needs)."""
+        self.url = context.get("url", "")
+        """Base URL and path, without credentials or query string: where the request went,
+        safe to show and to log."""
         self.resource = context.get("resource")
         self.record_id = context.get("record_id")
         self.status = context.get("status")
@@ -62,6 +67,7 @@ class RemoteError(SyncerError):
             system=self.system,
             method=self.method,
             path=self.path,
+            url=self.url,
             resource=self.resource,
             record_id=self.record_id,
             status=self.status,
@@ -77,6 +83,7 @@ class RemoteError(SyncerError):
             "system": self.system,
             "method": self.method,
             "path": self.path,
+            "url": self.url,
             "resource": self.resource,
             "record_id": self.record_id,
             "status": self.status,
@@ -91,14 +98,36 @@ class FatalRemoteError(RemoteError):
     side that retrying will not fix). The run stops; its checkpoint is kept."""
 
 
-class RetryBudgetExhausted(FatalRemoteError):
-    """A call kept failing for longer than ``max_retry_wait``: the run stops cleanly."""
+GiveUpReason = Literal[
+    "attempts", "max_retry_wait", "run_budget", "max_connect_wait", "already_gave_up"
+]
+"""Why retrying stopped: the call's attempts ran out, the call's own wait limit, the run's
+budget for this system, the system stayed unreachable too long, or the run had already given
+up on this system (the request was not sent)."""
 
-    def __init__(self, message: str, *, waited: float, attempts: int, last: RemoteError) -> None:
+
+class RetryBudgetExhausted(FatalRemoteError):
+    """Retrying stopped (``reason`` says which limit was reached): the run stops cleanly."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        waited: float,
+        attempts: int,
+        last: RemoteError,
+        reason: GiveUpReason = "max_retry_wait",
+        context: RequestContext | None = None,
+    ) -> None:
         self.waited = waited
+        """Seconds this call waited between its attempts."""
         self.attempts = attempts
+        """Attempts this call made (0: not sent, the run had given up on the system before)."""
         self.last = last
-        super().__init__(message, **last.context())
+        """The failure of the last attempt (for ``already_gave_up``: the one the run gave up on)."""
+        self.reason: GiveUpReason = reason
+        # The context of the request that gave up; by default the last attempt's.
+        super().__init__(message, **(context if context is not None else last.context()))
 
 
 class UnexpectedResponse(FatalRemoteError):
@@ -114,6 +143,17 @@ class UnexpectedResponse(FatalRemoteError):
 
 class RetriableRemoteError(RemoteError):
     """Transient trouble: the same request may succeed later."""
+
+
+class Unreachable(RetriableRemoteError):
+    """No connection could be made (refused, unknown host, connect timeout): nothing reached
+    the server, so any request may be sent again, but only for ``max_connect_wait``."""
+
+    def __init__(self, message: str, *, cause: str, **context: Unpack[RequestContext]) -> None:
+        self.cause = cause
+        """Why, in a few words: ``connection refused``, ``unknown host``, ``connection timed
+        out``."""
+        super().__init__(message, **context)
 
 
 class RateLimited(RetriableRemoteError):

@@ -1,8 +1,9 @@
 """A JSON-over-HTTP client shared by every HTTP connector (Repzo, the ERP stub, future ERPs).
 
-It owns what must not be written twice: query encoding, the error table, the retry loop,
-decoding bodies safely, the server's clock (``Date`` header) and request counters. Connectors
-add only what is specific to their API: auth headers, paths, the shape of their pages.
+It owns what must not be written twice: query encoding, the error table, the retry loop (with
+the current flow run's retry budget for this system, see :mod:`syncer.remote.budget`), decoding
+bodies safely, the server's clock (``Date`` header) and request counters. Connectors add only
+what is specific to their API: auth headers, paths, the shape of their pages.
 """
 
 from __future__ import annotations
@@ -19,18 +20,26 @@ from typing import Any
 import httpx
 
 from syncer.logs import get_logger
-from syncer.remote.classify import DEFAULT_TABLE, NOT_SENT, Action, ErrorTable, Operation
+from syncer.remote.budget import current_run, note_progress
+from syncer.remote.classify import (
+    DEFAULT_TABLE,
+    NOT_SENT,
+    Action,
+    ErrorTable,
+    Operation,
+    cause_of,
+)
 from syncer.remote.errors import (
     FatalRemoteError,
     MalformedBody,
     RateLimited,
-    RemoteError,
     RequestContext,
     RetriableRemoteError,
     SkippableRemoteError,
     UncertainWrite,
+    Unreachable,
 )
-from syncer.remote.retry import RetryPolicy, Sleep, call_with_retries
+from syncer.remote.retry import RetryNotice, RetryPolicy, Sleep, call_with_retries
 
 log = get_logger(__name__)
 
@@ -65,6 +74,12 @@ def default_error_parser(body: Any) -> tuple[str | None, str | None]:
             str(code) if code is not None else None,
         )
     return None, None
+
+
+def display_url(base_url: str) -> str:
+    """A base URL as users may see it: without credentials, query string or fragment."""
+    url = httpx.URL(base_url).copy_with(userinfo=b"", query=None, fragment=None)
+    return str(url).rstrip("/")
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -124,6 +139,8 @@ class JsonHttpClient:
     ) -> None:
         self.system = system
         self.retry = retry or RetryPolicy()
+        self.base_url = display_url(base_url)
+        """The base URL for messages and logs (never with credentials)."""
         self.table = table
         self.stats = HttpStats()
         self.server_time: datetime | None = None
@@ -135,7 +152,8 @@ class JsonHttpClient:
             base_url=base_url,
             headers={"accept": "application/json", **(headers or {})},
             auth=auth,
-            timeout=httpx.Timeout(timeout),
+            # One connection attempt may not outlast the time the system may stay unreachable.
+            timeout=httpx.Timeout(timeout, connect=min(timeout, self.retry.max_connect_wait)),
             limits=httpx.Limits(
                 max_connections=max_connections, max_keepalive_connections=max_connections
             ),
@@ -170,38 +188,69 @@ class JsonHttpClient:
         ``idempotent`` defaults to True for everything but POST. A non-idempotent request is
         retried only when it provably never reached the server; otherwise the failure becomes
         :class:`UncertainWrite` for the caller to retry behind a lookup. ``retry`` replaces
-        the client's policy for this call (connection checks fail fast).
+        the client's policy for this call (connection checks fail fast). Inside a flow run, the
+        run's budget for this system bounds the waiting too, and once the run has given up on
+        the system the request is not sent at all.
         """
         safe = method.upper() != "POST" if idempotent is None else idempotent
         context = RequestContext(
             system=self.system,
             method=method.upper(),
             path=path,
+            url=self.url(path),
             resource=resource,
             record_id=record_id,
         )
         query = encode_query(params or {})
+        run = current_run()
+        # The run's budget takes the limits of the connector's own policy: a per-call override
+        # (a log that must not hold the sync up) narrows its own call, not the run's budget.
+        budget = (
+            run.budget(
+                self.system,
+                max_wait=self.retry.max_total_wait,
+                max_connect_wait=self.retry.max_connect_wait,
+            )
+            if run is not None
+            else None
+        )
+        if budget is not None:
+            budget.refuse(context)
 
         async def attempt() -> JsonResponse:
             return await self._send_once(
                 method, path, query, json_body, operation, safe, context, headers
             )
 
-        def on_retry(error: RemoteError, wait: float, attempt_number: int) -> None:
+        def on_retry(notice: RetryNotice) -> None:
+            error = notice.error
             self.stats.retries += 1
-            self.stats.waited += wait
+            self.stats.waited += notice.wait
             if isinstance(error, RateLimited):
                 self.stats.rate_limited += 1
-            log.info(
-                "retrying request",
-                attempt=attempt_number,
-                wait_seconds=round(wait, 3),
-                **error.fields(),
-            )
+            fields = error.fields()
+            details: dict[str, object] = {
+                "reason": fields.pop("error"),
+                "attempt": notice.attempt,
+                "wait_seconds": round(notice.wait, 3),
+                "budget_left": round(notice.budget_left, 1),
+            }
+            if notice.connect_left is not None:
+                details["connect_left"] = round(notice.connect_left, 1)
+            # A warning: waits add up to minutes a person may be wondering about.
+            log.warning("retrying request", **details, **fields)
 
         return await call_with_retries(
-            attempt, retry or self.retry, sleep=self._sleep, before_sleep=on_retry
+            attempt,
+            retry or self.retry,
+            sleep=self._sleep,
+            before_sleep=on_retry,
+            budget=budget,
         )
+
+    def url(self, path: str) -> str:
+        """Where a request to ``path`` goes, fit for messages: base URL and path, no query."""
+        return f"{self.base_url}/{path.lstrip('/')}"
 
     async def _send_once(
         self,
@@ -232,21 +281,25 @@ class JsonHttpClient:
                     f"{self.system} sent a body that is not valid JSON ({body.reason})",
                     **RequestContext(**context, status=response.status_code),
                 )
+            note_progress()
             return JsonResponse(response.status_code, body, response.headers)
+        if not resolution.action.retried:
+            note_progress()  # a refusal settles the request: the run moves on
         remote_message, code = self._error_parser(None if isinstance(body, _Undecodable) else body)
         details = RequestContext(
             **context, status=response.status_code, code=code, remote_message=remote_message
         )
-        sentence = resolution.sentence.format(system=self.system)
+        sentence = resolution.sentence.format(system=self.system, url=context.get("url", ""))
         if remote_message:
             sentence += f": {remote_message}"
         match resolution.action:
             case Action.RATE_LIMITED:
                 retry_after = parse_retry_after(response.headers.get("retry-after"))
                 raise RateLimited(sentence, retry_after=retry_after, **details)
-            case Action.RETRY if safe:
+            # An answer is never "unreachable": a table that says so for a status means retry.
+            case Action.RETRY | Action.UNREACHABLE if safe:
                 raise RetriableRemoteError(sentence, **details)
-            case Action.RETRY:
+            case Action.RETRY | Action.UNREACHABLE:
                 raise UncertainWrite(
                     f"{sentence}; the write may or may not have been applied", **details
                 )
@@ -257,11 +310,16 @@ class JsonHttpClient:
 
     def _transport_failure(
         self, error: httpx.HTTPError, safe: bool, context: RequestContext
-    ) -> RemoteError:
+    ) -> RetriableRemoteError | FatalRemoteError:
         resolution = self.table.for_exception(error)
-        sentence = f"{resolution.sentence.format(system=self.system)} ({type(error).__name__})"
-        if resolution.action is Action.FAIL_RUN:
-            return FatalRemoteError(sentence, **context)
+        sentence = resolution.sentence.format(system=self.system, url=context.get("url", ""))
+        match resolution.action:
+            case Action.FAIL_RUN:
+                return FatalRemoteError(f"{sentence} ({type(error).__name__})", **context)
+            case Action.UNREACHABLE if safe or isinstance(error, NOT_SENT):
+                cause = cause_of(error)
+                return Unreachable(f"{sentence} ({cause})", cause=cause, **context)
+        sentence = f"{sentence} ({type(error).__name__})"
         if safe or isinstance(error, NOT_SENT):
             return RetriableRemoteError(sentence, **context)
         return UncertainWrite(f"{sentence}; the write may or may not have been applied", **context)

@@ -176,7 +176,9 @@ async def paginate(
     """Yield the pages of a listing, one request each, in order."""
     base = dict(params or {})
     request: Mapping[str, QueryValue] | None = paginator.first()
-    context = RequestContext(system=client.system, method="GET", path=path, resource=resource)
+    context = RequestContext(
+        system=client.system, method="GET", path=path, url=client.url(path), resource=resource
+    )
     previous: str | None = None
     while request is not None:
         fingerprint = json.dumps({**base, **request}, sort_keys=True, default=str)

@@ -6,9 +6,10 @@ import asyncio
 import hashlib
 import json
 import os
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
@@ -78,15 +79,16 @@ class CsvConnector:
         upserts = options.mode == "upsert"
         return StreamInfo(
             name=stream,
-            key=options.key,
+            key=options.key_column,
             cursor="updated_at" if options.updated_at else "token",
             updated_field=options.updated_at,
             can_read=True,
             can_create=True,
             can_update=upserts,
             can_delete=upserts,
-            lookup_fields=(options.key,),
+            lookup_fields=(options.key_column,),
             resumable=False,
+            from_files=True,
         )
 
     def streams(self) -> Mapping[str, StreamInfo]:
@@ -136,16 +138,19 @@ class CsvConnector:
             yield page
 
     def _pages(self, stream: str, request: ReadRequest) -> Iterator[Page]:
+        self._require_folder()
         self._settle(stream)
         options = self.settings.stream(stream)
         size = request.page_size or self.settings.page_size
+        files = self._source_files(stream)
         if options.updated_at:
-            yield from self._batches(self._windowed(stream, options, request), size, None)
+            rows = self._windowed(files, options, request)
+            yield from self._batches(rows, size, lambda: None)
             return
         previous = _fingerprints(request.after)
         current: dict[str, list[Any]] = {}
         changed: list[Path] = []
-        for path in self.files(stream):
+        for path in files:
             stat = path.stat()
             old = previous.get(path.name)
             if old and old[:2] == [stat.st_size, stat.st_mtime_ns]:
@@ -160,27 +165,91 @@ class CsvConnector:
             current[path.name] = [stat.st_size, stat.st_mtime_ns, digest]
             if not old or old[2] != digest:
                 changed.append(path)  # a re-export with the same bytes is skipped
-        position = json.dumps({"files": current}, sort_keys=True)
-        rows = (item for path in changed for item in self._rows(path, options))
+        counts: dict[str, int] = {}
+        rows = (
+            item
+            for path in changed
+            for item in self._counted(self._rows(path, options), path.name, counts)
+        )
+
+        def position() -> str:
+            for name, count in counts.items():
+                had = previous.get(name, [])[3:]
+                if count == 0 and had and had[0]:
+                    raise FatalRemoteError(
+                        f"{name} has no rows now, but had {had[0]} when it was last read: a "
+                        "truncated or unfinished export looks like this, so it is not read as "
+                        "an empty source. Once the file is right, the next run reads it; to "
+                        "read it as empty on purpose, run `syncer cursor reset` on the flow",
+                        system=self.name,
+                        path=str(self.folder / name),
+                    )
+                current[name] = [*current[name][:3], count]
+            return json.dumps({"files": current}, sort_keys=True)
+
         yield from self._batches(rows, size, position)
 
-    def _windowed(
-        self, stream: str, options: CsvStreamSettings, request: ReadRequest
+    @staticmethod
+    def _counted(
+        items: Iterator[Record | RejectedRecord], name: str, counts: dict[str, int]
     ) -> Iterator[Record | RejectedRecord]:
+        counts[name] = 0
+        for item in items:
+            counts[name] += 1
+            yield item
+
+    def _require_folder(self) -> None:
+        """A folder that is not there (an unmounted share, a typo, a rename) is an error, never
+        an empty source: mirror mode would disable everything it once listed."""
+        if not self.folder.is_dir():
+            what = "is not a folder" if self.folder.exists() else "does not exist"
+            raise FatalRemoteError(
+                f"the folder {self.folder} {what}; is the share mounted, and is `path` right?",
+                system=self.name,
+                path=str(self.folder),
+            )
+
+    def _source_files(self, stream: str) -> list[Path]:
+        """The files a read covers. A stream named by one file needs that file; a glob may
+        match nothing (a drop folder between deliveries)."""
+        pattern = self.settings.stream(stream).file or f"{stream}.csv"
+        files = self.files(stream)
+        if not files and not _is_glob(pattern):
+            raise FatalRemoteError(
+                f"{pattern} does not exist in {self.folder}; a missing file is not read as an "
+                "empty one",
+                system=self.name,
+                path=str(self.folder / pattern),
+            )
+        return files
+
+    def _windowed(
+        self, files: list[Path], options: CsvStreamSettings, request: ReadRequest
+    ) -> Iterator[Record | RejectedRecord]:
+        """Rows whose updated-at falls in the window. The window opens earlier by the
+        precision of the column's format (a minute for ``%d/%m/%Y %H:%M``): a row stamped
+        10:30 may have been written at 10:30:59, after a scan that ended at 10:30:40. A row
+        with no updated-at at all is always read: nothing says it is old."""
         assert options.updated_at is not None
         parse = _time_parser(options)
-        for path in self.files(stream):
+        lower = request.updated_from
+        if lower is not None:
+            lower -= _precision(options.updated_at_format)
+        for path in files:
             for item in self._rows(path, options):
                 if isinstance(item, RejectedRecord):
                     yield item
                     continue
-                raw = item.get(options.updated_at, "")
+                raw = item.get(options.updated_at)
+                if raw is None:
+                    yield item
+                    continue
                 try:
                     moment = parse(raw)
                 except ValueError as error:
                     yield RejectedRecord(item[LOCATION_FIELD], str(error), options.updated_at, item)
                     continue
-                if request.updated_from is not None and moment < request.updated_from:
+                if lower is not None and moment < lower:
                     continue
                 if request.updated_to is not None and moment > request.updated_to:
                     continue
@@ -196,10 +265,22 @@ class CsvConnector:
                 columns=options.columns,
             ):
                 where = f"{path.name}:{item.line}"
-                if isinstance(item, Row):
-                    yield {**item.values, LOCATION_FIELD: where}
-                else:
-                    yield RejectedRecord(where, item.reason, item.column, item.cells)
+                if not isinstance(item, Row):
+                    yield RejectedRecord(
+                        where, item.reason, item.column, item.cells, delimited=item.delimited
+                    )
+                    continue
+                record = _cells_to_record(item.values)
+                if record.get(options.key_column) is None:
+                    yield RejectedRecord(
+                        where,
+                        f"the key column {options.key_column!r} is empty or missing",
+                        options.key_column,
+                        item.values,
+                    )
+                    continue
+                record[LOCATION_FIELD] = where
+                yield record
         except CsvFormatError as error:
             raise FatalRemoteError(str(error), system=self.name, path=str(path)) from None
         except OSError as error:
@@ -209,8 +290,9 @@ class CsvConnector:
 
     @staticmethod
     def _batches(
-        items: Iterator[Record | RejectedRecord], size: int, position: str | None
+        items: Iterator[Record | RejectedRecord], size: int, position: Callable[[], str | None]
     ) -> Iterator[Page]:
+        """Pages of ``size``; the last carries ``position()``, asked once every row is read."""
         records: list[Record] = []
         rejected: list[RejectedRecord] = []
         for item in items:
@@ -221,10 +303,10 @@ class CsvConnector:
             if len(records) + len(rejected) >= size:
                 yield Page(records, None, rejected)
                 records, rejected = [], []
-        yield Page(records, position, rejected)
+        yield Page(records, position(), rejected)
 
     async def get(self, stream: str, native_id: str) -> Record | None:
-        found = await self.lookup(stream, self.settings.stream(stream).key, [native_id])
+        found = await self.lookup(stream, self.settings.stream(stream).key_column, [native_id])
         return found[0] if found else None
 
     async def lookup(self, stream: str, field: str, values: Sequence[str]) -> list[Record]:
@@ -232,8 +314,10 @@ class CsvConnector:
         options = self.settings.stream(stream)
 
         def scan() -> list[Record]:
+            if not self.folder.is_dir():
+                self._require_folder()
             return [
-                item
+                _cells_to_record(item)
                 for item in self._current_rows(stream, options)
                 if not isinstance(item, RejectedRecord) and item.get(field) in wanted
             ]
@@ -246,6 +330,7 @@ class CsvConnector:
         return await asyncio.to_thread(self._write, stream, ops)
 
     def _write(self, stream: str, ops: Sequence[WriteOp]) -> list[WriteResult]:
+        self._require_folder()
         written = self._written_file(stream)
         if written is None:
             raise FatalRemoteError(
@@ -255,6 +340,7 @@ class CsvConnector:
                 resource=stream,
             )
         path, options = written
+        ops = _stamped(ops, options)
         with self._file_errors(path):
             journal = self._journal(path, options)
             if options.mode == "append":
@@ -262,7 +348,7 @@ class CsvConnector:
                 journal.append(records)
                 results = [
                     WriteResult(
-                        op.ref, "created", native_id=_key(op, options.key), record=op.record
+                        op.ref, "created", native_id=_key(op, options.key_column), record=op.record
                     )
                     if op.kind != "delete"
                     else self._refused(op, stream, "a ledger in append mode cannot delete rows")
@@ -291,10 +377,10 @@ class CsvConnector:
         changes: list[Change] = []
         keyed: list[tuple[WriteOp, str]] = []
         for op in ops:
-            key = _key(op, options.key)
+            key = _key(op, options.key_column)
             if not key:
                 results[op.ref] = self._refused(
-                    op, stream, f"the record has no {options.key!r} value"
+                    op, stream, f"the record has no {options.key_column!r} value"
                 )
                 continue
             changes.append(Change(key, None if op.kind == "delete" else op.record))
@@ -314,7 +400,7 @@ class CsvConnector:
         if journal is None:
             layout = Layout(
                 mode=options.mode,
-                key=options.key,
+                key=options.key_column,
                 encoding=self.settings.encoding_for(options),
                 delimiter=self.settings.delimiter_for(options),
                 columns=tuple(options.columns) if options.columns else None,
@@ -377,6 +463,39 @@ class CsvConnector:
     def _refused(self, op: WriteOp, stream: str, reason: str) -> WriteResult:
         error = SkippableRemoteError(reason, system=self.name, resource=stream, record_id=op.ref)
         return WriteResult(op.ref, "failed", native_id=op.native_id, error=error)
+
+
+def _cells_to_record(values: Mapping[str, Any]) -> Record:
+    """A row as a record: an empty cell is a null (CSV has no other way to write one), so a
+    blank credit limit is "none", not "not a number"."""
+    return {name: None if value == "" else value for name, value in values.items()}
+
+
+def _stamped(ops: Sequence[WriteOp], options: CsvStreamSettings) -> Sequence[WriteOp]:
+    """Every row syncer writes carries the time it was written in the stream's updated-at
+    column, in the column's format: it is the file's own last-modified time per row, which
+    is what an incremental read of the file (by syncer or anyone) needs."""
+    column = options.updated_at
+    if column is None:
+        return ops
+    now = datetime.now(ZoneInfo(options.timezone))
+    fmt = options.updated_at_format
+    stamp = now.isoformat(timespec="seconds") if fmt == "iso" else now.strftime(fmt)
+    return [
+        op if op.kind == "delete" else replace(op, record={**op.record, column: stamp})
+        for op in ops
+    ]
+
+
+def _precision(fmt: str) -> timedelta:
+    """The coarsest step of a time format: the most a stamp in it can be behind the truth."""
+    if fmt == "iso" or "%S" in fmt or "%f" in fmt or "%s" in fmt or "%T" in fmt:
+        return timedelta(seconds=1)
+    if "%M" in fmt or "%R" in fmt:
+        return timedelta(minutes=1)
+    if "%H" in fmt or "%I" in fmt:
+        return timedelta(hours=1)
+    return timedelta(days=1)
 
 
 def _reason(error: Exception) -> str:

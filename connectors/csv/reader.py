@@ -41,6 +41,15 @@ class BadRow:
     reason: str
     column: str | None = None
     cells: list[str] = field(default_factory=list)
+    delimited: bool = True
+    """False when the parser could not tell where the row ends (an unclosed quote swallowed
+    the lines after it): what it holds is not one row, and rows may be hidden inside."""
+
+
+QUOTE = '"'
+KEEP_OF_DAMAGE = 2000
+"""Characters of a damaged stretch kept with its dead letter: enough to recognise it; the
+rest of the file it swallowed is still in the file."""
 
 
 class CsvFormatError(ValueError):
@@ -63,6 +72,16 @@ class _Lines:
         self._digest = digest
         self.number = 0
         self.bad: set[int] = set()
+        self.quotes = 0
+        """Quote characters on the lines of the row being parsed (see :meth:`next_row`)."""
+        self.first_quote: int | None = None
+        """The first of those lines that has a quote."""
+
+    def next_row(self) -> None:
+        """The parser finished a row: count quotes afresh. (csv.reader asks for lines one at a
+        time, only as it needs them, so the lines read since are exactly the next row's.)"""
+        self.quotes = 0
+        self.first_quote = None
 
     def __iter__(self) -> Iterator[str]:
         for raw in self._binary:
@@ -70,11 +89,16 @@ class _Lines:
             if self._digest is not None:
                 self._digest.update(raw)
             try:
-                yield self._decoder.decode(raw)
+                text = self._decoder.decode(raw)
             except UnicodeDecodeError:
                 self._decoder.reset()
                 self.bad.add(self.number)
-                yield raw.decode(self._encoding, errors="replace")
+                text = raw.decode(self._encoding, errors="replace")
+            quotes = text.count(QUOTE)
+            if quotes and self.first_quote is None:
+                self.first_quote = self.number
+            self.quotes += quotes
+            yield text
 
 
 def read_rows(
@@ -94,6 +118,7 @@ def read_rows(
         consumed = 0
         while True:
             start = consumed + 1
+            lines.next_row()
             try:
                 cells = next(reader)
             except StopIteration:
@@ -110,6 +135,10 @@ def read_rows(
                     names = _header(path, start, cells)
                     continue
                 names = list(columns or [])
+            damage = _undelimited(lines, start, consumed, len(cells), len(names))
+            if damage is not None:
+                yield BadRow(start, damage, None, _clip(cells), delimited=False)
+                continue
             if lines.bad & set(range(start, consumed + 1)):
                 yield BadRow(
                     start,
@@ -127,6 +156,40 @@ def read_rows(
                 )
                 continue
             yield Row(start, dict(zip(names, cells, strict=True)))
+
+
+def _undelimited(lines: _Lines, start: int, end: int, cells: int, columns: int) -> str | None:
+    """Why a row that spans several lines is not one row, or None when it is (a quoted cell
+    may hold line breaks). Quotes come in pairs in a well-formed row (a quote inside a quoted
+    cell is doubled), so an odd count means one opened and never closed where it should: the
+    parser ran on through the next lines, taking rows for text."""
+    if end == start:
+        return None
+    if lines.quotes % 2:
+        opened = lines.first_quote or start
+        return (
+            f'an unclosed quote (") starting on line {opened} ran on to line {end}: lines '
+            f"{start} to {end} could not be split into rows; fix the quote and the rows in it "
+            "are read"
+        )
+    if cells != columns:
+        return (
+            f"quotes on lines {start} to {end} join them into one row of {cells} columns (the "
+            f"header has {columns}): check the quotes on those lines"
+        )
+    return None
+
+
+def _clip(cells: list[str]) -> list[str]:
+    """The start of a damaged stretch, not the whole rest of the file it swallowed."""
+    kept: list[str] = []
+    room = KEEP_OF_DAMAGE
+    for cell in cells:
+        if room <= 0:
+            break
+        kept.append(cell[:room])
+        room -= len(cell)
+    return kept
 
 
 def read_header(path: Path, *, encoding: str, delimiter: str) -> list[str] | None:

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from syncer.config.models import ConnectorSettings, StrictModel
+from syncer.config.models import ConnectorSettings, StreamConflict, StrictModel
 from syncer.config.types import TimeZoneName
 
 
@@ -31,11 +31,13 @@ class CsvStreamSettings(StrictModel):
     file: str | None = None
     """File name (``customers.csv``, the default being ``<stream>.csv``) or a glob for drops
     of many files (``invoices_*.csv``), relative to the connector's folder."""
-    key: str = "id"
-    """Column that identifies a row: upserts replace the row with the same key."""
+    key: str | None = None
+    """Column that identifies a row: upserts replace the row with the same key. By default
+    the ``key`` of the stream's mapping (``id`` when no flow maps the stream)."""
     updated_at: str | None = None
-    """Column holding each row's last-modified time; without it, the file's fingerprint
-    (size, mtime, content hash) tells whether anything changed."""
+    """Column holding each row's last-modified time; by default the ``cursor`` of the
+    stream's mapping. Without one, the file's fingerprint (size, mtime, content hash) tells
+    whether anything changed. syncer stamps it on every row it writes."""
     updated_at_format: str = "iso"
     """``iso`` (ISO 8601), or a strptime format such as ``%d/%m/%Y %H:%M``."""
     timezone: TimeZoneName = "UTC"
@@ -60,11 +62,16 @@ class CsvStreamSettings(StrictModel):
             raise ValueError("a file without a header row needs `columns` to name them")
         return self
 
+    @property
+    def key_column(self) -> str:
+        return self.key or "id"
+
 
 class CsvSettings(ConnectorSettings):
     type: Literal["csv"] = "csv"
     path: Path
-    """Folder the CSV files are read from and written to (relative to the working directory)."""
+    """Folder the CSV files are read from and written to (relative to the configuration
+    file's folder). It must exist: a missing folder is an error, never an empty source."""
     delimiter: str = Field(default=",", min_length=1, max_length=1)
     encoding: str = "utf-8-sig"
     """``utf-8-sig`` reads UTF-8 with or without a byte-order mark (and writes one, which Excel
@@ -85,6 +92,31 @@ class CsvSettings(ConnectorSettings):
 
     def stream(self, name: str) -> CsvStreamSettings:
         return self.streams.get(name) or CsvStreamSettings()
+
+    def adopt_mapping(
+        self, stream: str, *, key: str, cursor: str | None
+    ) -> tuple[CsvSettings, list[StreamConflict]]:
+        """The stream's key column and updated-at column come from its mapping unless set
+        here; set in both places, they must agree (one source of truth, or an error that
+        names both)."""
+        options = self.stream(stream)
+        conflicts: list[StreamConflict] = []
+        update: dict[str, str] = {}
+        for setting, value, mapping_key in (
+            ("key", key, "key"),
+            ("updated_at", cursor, "cursor"),
+        ):
+            mine = getattr(options, setting)
+            if value is None:
+                continue
+            if mine is None:
+                update[setting] = value
+            elif mine != value:
+                conflicts.append(StreamConflict(setting, mine, mapping_key, value))
+        if not update:
+            return self, conflicts
+        streams = {**self.streams, stream: options.model_copy(update=update)}
+        return self.model_copy(update={"streams": streams}), conflicts
 
     def delimiter_for(self, stream: CsvStreamSettings) -> str:
         return stream.delimiter or self.delimiter

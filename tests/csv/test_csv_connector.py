@@ -62,7 +62,12 @@ async def test_a_file_without_a_header(tmp_path):
     conn = connector(
         tmp_path,
         streams={
-            "items": {"header": False, "columns": ["code", "name", "price"], "delimiter": ";"}
+            "items": {
+                "header": False,
+                "columns": ["code", "name", "price"],
+                "delimiter": ";",
+                "key": "code",
+            }
         },
     )
     rows = records(await read(conn, "items"))
@@ -216,8 +221,9 @@ async def test_upsert_writes_keyed_rows_and_rerunning_changes_nothing(tmp_path):
     )
     rows = records(await read(conn, "invoices"))
     assert rows == [
-        {"number": "INV-1", "customer": "C-1", "total": "6.000", "notes": "", "currency": ""},
-        {"number": "INV-3", "customer": "C-3", "total": "1", "notes": "", "currency": "JOD"},
+        # An empty cell reads back as a null: CSV has no other way to write one.
+        {"number": "INV-1", "customer": "C-1", "total": "6.000", "notes": None, "currency": None},
+        {"number": "INV-3", "customer": "C-3", "total": "1", "notes": None, "currency": "JOD"},
     ]
     assert not list(tmp_path.glob(".*.tmp"))
 

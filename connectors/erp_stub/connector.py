@@ -1,9 +1,9 @@
 """The ERP stub connector: the stand-in ERP's REST API, on the shared HTTP machinery.
 
 Only what is particular to this ERP lives here: Basic auth, its entities, its pages (an opaque
-cursor plus ``updated_since``), its error bodies, JSON Merge Patch updates, and documents that
-are idempotent on their number. Retries, the error table and the paging loop are shared with
-the Repzo connector.
+cursor plus ``updated_since``), its error bodies, JSON Merge Patch updates, and creates whose
+lost answers are settled by a lookup, never by posting again. Retries, the error table and the
+paging loop are shared with the Repzo connector.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from syncer.remote.errors import (
     UncertainWrite,
     UnexpectedResponse,
 )
+from syncer.remote.guarded import create_once
 from syncer.remote.http import JsonHttpClient, QueryValue
 from syncer.remote.paging import Paginator, paginate
 from syncer.remote.retry import RetryPolicy, Sleep
@@ -49,7 +50,7 @@ MERGE_PATCH = "application/merge-patch+json"
 class Entity:
     key: str
     documents: bool = False
-    """Posted once, idempotent on ``number``, never updated or deleted."""
+    """Posted once, found by ``number``, never updated or deleted."""
 
 
 ENTITIES: dict[str, Entity] = {
@@ -145,7 +146,10 @@ class ErpStubConnector:
             base_url=str(settings.base_url).rstrip("/"),
             auth=httpx.BasicAuth(settings.username, settings.password.get_secret_value()),
             timeout=settings.timeout.total_seconds(),
-            retry=RetryPolicy(max_total_wait=settings.max_retry_wait.total_seconds()),
+            retry=RetryPolicy(
+                max_total_wait=settings.max_retry_wait.total_seconds(),
+                max_connect_wait=settings.max_connect_wait.total_seconds(),
+            ),
             error_parser=error_parser,
             transport=transport,
             sleep=sleep,
@@ -162,6 +166,9 @@ class ErpStubConnector:
                 can_delete=not entity.documents,
                 lookup_fields=(entity.key, "number") if entity.documents else (entity.key,),
                 resumable=True,
+                # Customers and documents get the ERP's own numbers; items, taxes and price
+                # lists keep the code they are created with.
+                assigns_ids=entity.key == "id",
             )
             for stream, entity in ENTITIES.items()
         }
@@ -210,7 +217,7 @@ class ErpStubConnector:
         params: dict[str, QueryValue] = dict(request.filters)
         if request.updated_from is not None:
             params["updated_since"] = request.updated_from.isoformat()
-        limit = request.page_size or 100
+        limit = request.page_size or self.settings.page_size
         pages = paginate(
             self.http,
             f"{API}/{stream}",
@@ -272,17 +279,7 @@ class ErpStubConnector:
 
     async def _write_one(self, stream: str, entity: Entity, op: WriteOp) -> WriteResult:
         if op.kind == "create":
-            response = await self.http.request(
-                "POST",
-                f"{API}/{stream}",
-                operation="write",
-                json_body=op.record,
-                # The ERP answers a second POST of a document number with the first document,
-                # so documents are safe to send again; other creates are not.
-                idempotent=entity.documents,
-                resource=stream,
-            )
-            stored = response.body if isinstance(response.body, dict) else {}
+            stored = await self._guarded_create(stream, op)
             return WriteResult(
                 op.ref, "created", native_id=str(stored.get(entity.key)), record=stored
             )
@@ -309,3 +306,19 @@ class ErpStubConnector:
         )
         deleted = response.body if isinstance(response.body, dict) else None
         return WriteResult(op.ref, "deleted", native_id=op.native_id, record=deleted)
+
+    async def _guarded_create(self, stream: str, op: WriteOp) -> Record:
+        """POST, never twice: many ERPs (and the stub without deduplication) create a second
+        invoice for a second POST of its number, so a lost answer is settled by a lookup by the
+        record's key, never by posting blindly."""
+
+        async def create() -> Record:
+            response = await self.http.request(
+                "POST", f"{API}/{stream}", operation="write", json_body=op.record, resource=stream
+            )
+            return response.body if isinstance(response.body, dict) else {}
+
+        async def find(field: str, value: str) -> list[Record]:
+            return await self.lookup(stream, field, [value])
+
+        return await create_once(op, create, find)

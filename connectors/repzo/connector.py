@@ -10,7 +10,7 @@ from typing import ClassVar
 import httpx
 
 from connectors.repzo.client import RepzoClient, excerpt, object_id_at
-from connectors.repzo.registry import Resource
+from connectors.repzo.registry import Resource, load_registry
 from connectors.repzo.settings import RepzoSettings
 from syncer.concurrency import bounded_map
 from syncer.connector import (
@@ -32,13 +32,13 @@ from syncer.remote.errors import (
     UncertainWrite,
     UnexpectedResponse,
 )
+from syncer.remote.guarded import create_once
 from syncer.remote.retry import RetryPolicy, Sleep
 
 log = get_logger(__name__)
 
 CHECK_RETRY = RetryPolicy(max_attempts=2, initial_wait=0.5, max_total_wait=5.0)
 """A connection check fails fast: a person is waiting for its answer."""
-GUARDED_CREATE_ATTEMPTS = 3
 DOCUMENTS = frozenset({"fullinvoices", "payments", "proforma", "refund", "transfer"})
 """Documents carry ``serial_number.formatted`` (e.g. INV-1021-4), which Repzo's integrations
 filter by to find a document before pushing it (the specs do not show the field)."""
@@ -61,6 +61,7 @@ def stream_info(name: str, resource: Resource) -> StreamInfo:
         can_delete="delete" in resource.operations and resource.delete_disables,
         lookup_fields=tuple(lookups) if readable else (),
         resumable=readable and resource.id_keyset and resource.list_style == "paged",
+        assigns_ids=True,
     )
 
 
@@ -87,6 +88,15 @@ class RepzoConnector:
             )
             for resource in self.client.registry.resources.values()
         }
+
+    @classmethod
+    def stream_names(cls) -> frozenset[str]:
+        """The streams every Repzo connector has, from the generated registry alone: the
+        configuration is checked with this, without credentials or a network connection."""
+        return frozenset(
+            (resource.sdk_path or resource.path).lstrip("/")
+            for resource in load_registry().resources.values()
+        )
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -215,20 +225,12 @@ class RepzoConnector:
         return WriteResult(op.ref, "deleted", native_id=op.native_id, record=deleted)
 
     async def _guarded_create(self, resource: Resource, op: WriteOp) -> Record:
-        """Create; when the outcome is unknown, look the record up by its key before trying
-        again, so a lost answer can never turn into a duplicate."""
-        for attempt in range(1, GUARDED_CREATE_ATTEMPTS + 1):
-            try:
-                return await self.client.create(resource, op.record)
-            except UncertainWrite:
-                if op.lookup is None or attempt == GUARDED_CREATE_ATTEMPTS:
-                    raise
-                field, value = op.lookup
-                existing = await self.client.find(resource, {field: value}, limit=2)
-                if existing:
-                    log.info("create had in fact succeeded", ref=op.ref, lookup=field)
-                    return existing[0]
-        raise AssertionError("unreachable")  # pragma: no cover
+        """Create, never twice: a lost answer is settled by a lookup by the record's key."""
+
+        async def find(field: str, value: str) -> list[Record]:
+            return await self.client.find(resource, {field: value}, limit=2)
+
+        return await create_once(op, lambda: self.client.create(resource, op.record), find)
 
 
 def _id_of(record: Record) -> str:

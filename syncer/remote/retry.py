@@ -100,8 +100,9 @@ async def call_with_retries(
     (then :class:`RetryBudgetExhausted`). ``budget`` is the run's budget for the system, when
     the call belongs to a flow run."""
     # Seconds this call has gone without a connection: its failed attempts and its waits. The
-    # attempts are timed on the real clock and the waits counted as asked, so a test's fake
-    # sleep counts as the time it stands for.
+    # attempts are timed on the run's clock (the real one outside a run) and the waits counted
+    # as asked, so a test's fake sleep counts as the time it stands for.
+    clock = budget.clock if budget is not None else time.monotonic
     unreachable_for: float | None = None
     reason: GiveUpReason = "attempts"
     run_limit = False
@@ -114,19 +115,18 @@ async def call_with_retries(
 
     async def attempt() -> T:
         nonlocal unreachable_for
-        started = time.monotonic()
-        started_on_run_clock = budget.clock() if budget is not None else 0.0
+        started = clock()
         try:
             result = await call()
         except RemoteError as error:
             if isinstance(error, Unreachable):
-                unreachable_for = (unreachable_for or 0.0) + (time.monotonic() - started)
+                unreachable_for = (unreachable_for or 0.0) + (clock() - started)
                 if budget is not None:
-                    budget.unreachable(started_on_run_clock)
+                    budget.unreachable(started)
             else:
                 reached()
             if budget is not None and _retriable(error):
-                budget.book_failed_attempt(started_on_run_clock)
+                budget.book_failed_attempt(started)
             raise
         reached()
         return result

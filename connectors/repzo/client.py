@@ -183,12 +183,12 @@ class RepzoClient:
             params["to__id"] = before_id
         paginator: Paginator
         if resource.id_keyset and resource.list_style == "paged":
-            paginator = KeysetPaginator(size, after=after, order_params={"sortBy": SORT_BY_ID})
+            paginator = KeysetPaginator(
+                size, after=after, order_params={"sortBy": SORT_BY_ID}, is_last=last_page
+            )
         elif resource.list_style == "paged":
             paginator = PageNumberPaginator(
-                size,
-                start_page=int(after) if after else 1,
-                is_last=lambda body: isinstance(body, dict) and body.get("next_page_url") is None,
+                size, start_page=int(after) if after else 1, is_last=last_page
             )
         elif resource.list_style.startswith("limit_offset"):
             paginator = OffsetPaginator(size, offset=int(after) if after else 0, total=_total)
@@ -319,6 +319,20 @@ class RepzoClient:
         resource = self.resource(f"integration-{kind}-log")
         found = await self.find(resource, {"sync_id": sync_id}, limit=1)
         return found[0] if found else None
+
+
+def last_page(body: Any, records: list[Record]) -> bool | None:
+    """Whether a Repzo page is the last, as its envelope says: ``next_page_url`` (null at the
+    end), else fewer records than the ``per_page`` it echoes. Never a page shorter than what was
+    asked for: Repzo may cap the page size (many resources document 100)."""
+    if not isinstance(body, dict):
+        return None
+    if "next_page_url" in body:
+        return body["next_page_url"] is None
+    served = body.get("per_page")
+    if isinstance(served, int) and not isinstance(served, bool) and served > 0:
+        return len(records) < served
+    return None
 
 
 def _total(body: Any) -> int | None:

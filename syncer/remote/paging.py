@@ -19,6 +19,15 @@ from syncer.remote.http import JsonHttpClient, QueryValue
 
 Extract = Callable[[Any], list[Record]]
 """Body -> records; raises UnexpectedResponse when the body is not a page of this API."""
+IsLast = Callable[[Any, list[Record]], bool | None]
+"""Body and records of a page -> whether the server says it was the last (None: it does not
+say). A server may serve fewer records than asked for (a cap on the page size), so a short
+page alone ends a listing only when the server says nothing."""
+
+
+def _last(is_last: IsLast | None, body: Any, records: list[Record], asked: int) -> bool:
+    verdict = is_last(body, records) if is_last is not None else None
+    return verdict if verdict is not None else len(records) < asked
 
 
 class Paginator(ABC):
@@ -42,14 +51,14 @@ class Paginator(ABC):
 
 
 class PageNumberPaginator(Paginator):
-    """``page``/``per_page``; the end is a short or empty page, or the server saying so."""
+    """``page``/``per_page``; the end is the server saying so, else a short or empty page."""
 
     def __init__(
         self,
         per_page: int,
         *,
         start_page: int = 1,
-        is_last: Callable[[Any], bool] | None = None,
+        is_last: IsLast | None = None,
         page_param: str = "page",
         size_param: str = "per_page",
     ) -> None:
@@ -64,7 +73,7 @@ class PageNumberPaginator(Paginator):
         return {self._page_param: self.page, self._size_param: self.per_page}
 
     def advance(self, body: Any, records: list[Record]) -> Mapping[str, QueryValue] | None:
-        if len(records) < self.per_page or (self._is_last is not None and self._is_last(body)):
+        if _last(self._is_last, body, records, self.per_page):
             self._done = True
             return None
         self.page += 1
@@ -120,9 +129,11 @@ class KeysetPaginator(Paginator):
         after_param: str = "from__id",
         size_param: str = "per_page",
         order_params: Mapping[str, QueryValue] | None = None,
+        is_last: IsLast | None = None,
     ) -> None:
         self.per_page = per_page
         self.after = after
+        self._is_last = is_last
         self._key = key
         self._after_param = after_param
         self._size_param = size_param
@@ -151,10 +162,10 @@ class KeysetPaginator(Paginator):
         return [r for r, k in zip(records, keys, strict=True) if k > self.after]
 
     def advance(self, body: Any, records: list[Record]) -> Mapping[str, QueryValue] | None:
-        # `records` here are the raw page: a short raw page is the end, whatever was dropped.
+        # `records` here are the raw page: its end, whatever was dropped, is where to go on.
         if records:
             self.after = str(records[-1].get(self._key))
-        if len(records) < self.per_page:
+        if not records or _last(self._is_last, body, records, self.per_page):
             self._done = True
             return None
         return self._params()

@@ -14,8 +14,10 @@ from syncer.cli.common import ConfigOption, consoles, handles_errors, load
 from syncer.config import DEFAULT_CONFIG_FILE
 from syncer.config.dump import dump_config
 from syncer.config.models import ConnectorSettings, SyncerConfig
-from syncer.connector import CheckResult
+from syncer.connector import CheckResult, Connector
+from syncer.engine.context import write_back_rule
 from syncer.exit_codes import ExitCode
+from syncer.mapping.binding import bind_flows
 from syncer.plugins import can_connect, create_connector
 from syncer.schedules import describe, next_run
 from syncer.state import inspect_store
@@ -49,8 +51,13 @@ def check(
     out.print()
     results = {} if offline else asyncio.run(_check_connectors(config))
     out.print(_connectors_table(config, results))
+    for name, settings in config.connectors.items():
+        for note in settings.notes():
+            out.print(f"note: connector {name}: {note}", markup=False, soft_wrap=True)
     out.print()
     out.print(_flows_table(config))
+    for line in asyncio.run(_write_backs(config)):
+        out.print(line, markup=False, soft_wrap=True)
     out.print()
     info = inspect_store(config.state.url)
     if not info.exists:
@@ -125,6 +132,28 @@ def _flows_table(config: SyncerConfig) -> Table:
     if not config.flows:
         table.add_row("(none)", "", "", "", "", "")
     return table
+
+
+async def _write_backs(config: SyncerConfig) -> list[str]:
+    """Per flow, whether it writes keys back to its source and why (nothing is contacted)."""
+    built: dict[str, Connector] = {}
+
+    def connector(name: str) -> Connector:
+        if name not in built:
+            built[name] = create_connector(name, config)
+        return built[name]
+
+    try:
+        bindings = bind_flows(config)
+        return [
+            f"{flow.name}: "
+            + write_back_rule(config, flow, bindings[flow.name], connector).describe(flow)
+            for flow in config.flows
+            if flow.name in bindings
+        ]
+    finally:
+        for instance in built.values():
+            await instance.aclose()
 
 
 def _schema_text(schema: SchemaState | None) -> str:

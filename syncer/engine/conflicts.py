@@ -107,13 +107,15 @@ def record(
     target: str,
     values: Mapping[str, Mapping[str, Any]],
     reason: str,
+    kind: str = "fields",
 ) -> Conflict:
-    """Open a review-list entry, or refresh the open one of the same record."""
+    """Open a review-list entry, or refresh the open one of the same record and kind."""
     existing = session.scalars(
         select(Conflict).where(
             Conflict.entity == entity,
             Conflict.canonical_id == canonical_id,
             Conflict.status == "open",
+            Conflict.kind == kind,
         )
     ).first()
     if existing is None:
@@ -124,6 +126,7 @@ def record(
             source=source,
             target=target,
             status="open",
+            kind=kind,
             detected_at=utcnow(),
         )
         session.add(existing)
@@ -139,6 +142,7 @@ def open_fields(session: Session, entity: str, canonical_id: str) -> set[str]:
             Conflict.entity == entity,
             Conflict.canonical_id == canonical_id,
             Conflict.status == "open",
+            Conflict.kind == "fields",
         )
     )
     return {name for fields in rows for name in fields}

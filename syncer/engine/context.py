@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
 from syncer import plugins
 from syncer.config.models import ConflictSettings, FlowConfig, SyncerConfig
 from syncer.connector import Connector, StreamInfo, find_stream
+from syncer.engine import writeback
+from syncer.engine.writeback import WriteBack
 from syncer.errors import ConfigError, ConfigIssue
 from syncer.mapping.binding import FlowMappings, bind_flows, catalog_for, template_variables
 from syncer.mapping.catalog import MappingCatalog
@@ -50,15 +52,7 @@ class EngineContext:
         self._connectors.clear()
 
     def stream_info(self, connector: str, stream: str) -> StreamInfo:
-        instance = self.connector(connector)
-        streams = instance.streams()
-        if stream in streams:
-            return streams[stream]
-        info = getattr(instance, "info", None)  # connectors whose streams are open-ended (CSV)
-        if callable(info):
-            described: StreamInfo = info(stream)
-            return described
-        return find_stream(streams, stream, connector)
+        return stream_info(self.connector(connector), stream)
 
     def variables(self, connector: str) -> dict[str, object]:
         return template_variables(self.config.connectors[connector])
@@ -94,16 +88,11 @@ class EngineContext:
 
     def pair_of(self, flow: FlowConfig) -> Pair | None:
         """The reverse flow over the same entity, if this flow is half of a two-way pair."""
-        for other in self.config.flows:
-            if (
-                other.name != flow.name
-                and other.source.connector == flow.target.connector
-                and other.target.connector == flow.source.connector
-                and other.source.stream == flow.target.stream
-                and other.target.stream == flow.source.stream
-            ):
-                return Pair(flow.name, other.name, flow.conflict or other.conflict)
-        return None
+        return pair_of(self.config, flow)
+
+    def write_back(self, flow: FlowConfig) -> WriteBack:
+        """Whether this flow writes the target's keys back to its source, and why."""
+        return write_back_rule(self.config, flow, self.bindings[flow.name], self.connector)
 
     def order(self, names: list[str]) -> list[str]:
         """Flows ordered so that the entities a flow refers to are synced before it (taxes and
@@ -136,6 +125,55 @@ class EngineContext:
                 ordered.append(name)
                 remaining.pop(name)
         return ordered
+
+
+def stream_info(instance: Connector, stream: str) -> StreamInfo:
+    streams = instance.streams()
+    if stream in streams:
+        return streams[stream]
+    info = getattr(instance, "info", None)  # connectors whose streams are open-ended (CSV)
+    if callable(info):
+        described: StreamInfo = info(stream)
+        return described
+    return find_stream(streams, stream, instance.name)
+
+
+def pair_of(config: SyncerConfig, flow: FlowConfig) -> Pair | None:
+    """The reverse flow over the same streams, if ``flow`` is half of a two-way pair."""
+    for other in config.flows:
+        if (
+            other.name != flow.name
+            and other.source.connector == flow.target.connector
+            and other.target.connector == flow.source.connector
+            and other.source.stream == flow.target.stream
+            and other.target.stream == flow.source.stream
+        ):
+            return Pair(flow.name, other.name, flow.conflict or other.conflict)
+    return None
+
+
+def write_back_rule(
+    config: SyncerConfig,
+    flow: FlowConfig,
+    binding: FlowMappings,
+    connector: Callable[[str], Connector],
+) -> WriteBack:
+    """The flow's write-back rule (:mod:`syncer.engine.writeback`); ``connector`` gives the
+    connector of a name (built without contacting anything)."""
+    pair = pair_of(config, flow)
+    try:
+        target_info: StreamInfo | None = stream_info(
+            connector(flow.target.connector), flow.target.stream
+        )
+    except KeyError:
+        target_info = None  # a stream the target does not list yet (a file to be written)
+    return writeback.decide(
+        flow,
+        source=connector(flow.source.connector),
+        source_mapping=binding.source,
+        target_info=target_info,
+        pair=pair.reverse if pair else None,
+    )
 
 
 def _references(mapping: CompiledMapping) -> set[str]:

@@ -93,6 +93,14 @@ async def resolve_conflict(engine: Engine, conflict_id: int, take: str) -> list[
             )
         fields = frozenset(conflict.fields)
         entity, canonical_id = conflict.entity, conflict.canonical_id
+        kind, found_by, keep = conflict.kind, conflict.flow, take == conflict.source
+        keys = {path: sides.get(take) for path, sides in conflict.fields.items()}
+    if kind == "key":
+        # Keeping the source's key needs no write; taking syncer's overwrites it on request.
+        if not keep:
+            await _overwrite_keys(engine, found_by, entity, canonical_id, keys)
+        _close(engine, conflict_id, take)
+        return sorted(fields)
     flow = next(
         (
             f
@@ -135,9 +143,34 @@ async def resolve_conflict(engine: Engine, conflict_id: int, take: str) -> list[
             stored = session.merge(row)
             stored.snapshot = merged(stored.snapshot, values, fields)
             stored.content_hash = content_hash(stored.snapshot)
+    _close(engine, conflict_id, take)
+    return sorted(fields)
+
+
+def _close(engine: Engine, conflict_id: int, take: str) -> None:
+    with engine.store.session() as session:
         conflict = session.get(Conflict, conflict_id)
         assert conflict is not None
         conflict.status = "resolved"
         conflict.resolution = take
         conflict.resolved_at = utcnow()
-    return sorted(fields)
+
+
+async def _overwrite_keys(
+    engine: Engine, flow_name: str, entity: str, canonical_id: str, keys: dict[str, object]
+) -> None:
+    """A person chose syncer's key over the one the source record carried: write it."""
+    if flow_name not in {flow.name for flow in engine.config.flows}:
+        raise ReviewError(
+            f"the flow {flow_name!r} that found this conflict is no longer configured"
+        )
+    run = engine.flow_run(flow_name)
+    flow = run.flow
+    with engine.store.session() as session:
+        row = idmap.by_canonical(
+            session, entity, flow.source.connector, flow.source.stream, [canonical_id]
+        ).get(canonical_id)
+    annotate = getattr(run.source, "annotate", None)
+    if row is None or annotate is None:
+        raise ReviewError("the record is no longer linked in the source; run the flow again")
+    await annotate(flow.source.stream, row.native_id, keys)

@@ -243,8 +243,12 @@ class Conflict(Base):
     """The flow that found it (its source is one side, its target the other)."""
     entity: Mapped[str] = mapped_column(String(64))
     canonical_id: Mapped[str] = mapped_column(String(36))
+    kind: Mapped[str] = mapped_column(String(20), default="fields", server_default="fields")
+    """``fields``: both sides changed the same fields; ``key``: writing the target's key back to
+    the source would overwrite a different key already there (another integration's link)."""
     fields: Mapped[dict[str, Any]]
-    """Field -> {"<source connector>": value, "<target connector>": value, "synced": value}."""
+    """Field (or native key path, for ``key``) -> {"<source connector>": value,
+    "<target connector>": value, "synced": value}."""
     source: Mapped[str] = mapped_column(String(NAME))
     target: Mapped[str] = mapped_column(String(NAME))
     reason: Mapped[str] = mapped_column(Text)

@@ -58,6 +58,13 @@ class StreamInfo:
     """Fields the system can filter by server-side (to find a record by an external key)."""
     resumable: bool = False
     """Reads come in a stable order with a position a crashed scan can resume from."""
+    assigns_ids: bool = False
+    """The system gives a record syncer creates an id of its own (Repzo's ``_id``, an ERP's
+    customer number), known only from its answer. Such a key is worth writing back to the
+    source; a file keyed by the record's own code is not."""
+    from_files: bool = False
+    """Records come from files a person can fix: a record that failed is retried by reading
+    the files again, not from the copy kept with its dead letter."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +96,9 @@ class RejectedRecord:
     """The column or field at fault, when one is."""
     raw: Any = None
     """What was read, as far as it could be."""
+    delimited: bool = True
+    """False when the source could not even tell where the record ends (an unclosed quote in
+    a CSV file swallows the lines after it): such text is not counted as a record read."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,9 @@
     +-- RecordError                 one record cannot be synced (bad value, unresolved reference);
     |                               the engine dead-letters it and goes on
     +-- StateStoreError             the state store cannot be opened or reached; exit 3
-        +-- StoreSchemaError        the store's schema is not the one this syncer needs; exit 2
+    |   +-- StoreSchemaError        the store's schema is not the one this syncer needs; exit 2
+    +-- SuspectListing              a complete listing looks incomplete (empty, or it would
+                                    delete more than mirror.max_delete allows); exit 3
 
 Anything else that escapes to the CLI is a bug in syncer and exits 70 with its traceback.
 Remote-system failures (fatal / retriable / skippable) live with the HTTP client.
@@ -116,3 +118,23 @@ class RecordError(SyncerError):
             if part
         )
         super().__init__(f"{where}: {reason}" if where else reason)
+
+
+class SuspectListing(SyncerError):
+    """A complete listing of a source that looks broken rather than emptied: it is empty while
+    the source had records, or mirroring it would disable more than ``mirror.max_delete``.
+    Nothing is disabled; a person decides (``--allow-mass-delete``)."""
+
+    exit_code = ExitCode.UNREACHABLE
+
+    def __init__(
+        self, message: str, *, flow: str, source: str, listed: int, present: int, deleting: int
+    ) -> None:
+        super().__init__(message)
+        self.flow = flow
+        self.source = source
+        """``connector.stream`` of the listing."""
+        self.listed = listed
+        self.present = present
+        """Records of the source that were live before this listing."""
+        self.deleting = deleting

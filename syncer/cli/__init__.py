@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from syncer import __version__
-from syncer.cli import check, db, demo, mapping, review, sandbox, status, sync
+from syncer.cli import check, cursors, db, demo, mapping, review, sandbox, status, sync
 from syncer.cli.common import LogOverrides
 from syncer.logs import LogFormat, configure_logging
 
@@ -23,6 +23,7 @@ app.command("check")(check.check)
 app.command("status")(status.status)
 app.command("sync")(sync.sync)
 app.command("demo")(demo.demo)
+app.add_typer(cursors.app, name="cursor")
 app.add_typer(db.app, name="db")
 app.add_typer(mapping.app, name="mapping")
 app.add_typer(review.dead_letters, name="dead-letters")

@@ -27,9 +27,26 @@ def sync(
     run_all: Annotated[
         bool, typer.Option("--all", help="Every enabled flow, dependencies first.")
     ] = False,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="Read each source whole, whatever its cursor says (nothing unchanged is "
+            "written again); the cursor then moves on as usual.",
+        ),
+    ] = False,
+    allow_mass_delete: Annotated[
+        bool,
+        typer.Option(
+            "--allow-mass-delete",
+            help="Let mirror mode disable more than its mirror.max_delete, or everything when "
+            "the source is empty, in this run.",
+        ),
+    ] = False,
 ) -> None:
     """Run flows once, now, and show what moved. Exit code 1 when records became dead letters,
-    3 when a system could not be reached. Ctrl-C or SIGTERM finishes the page in hand and stops."""
+    3 when a system could not be reached or a source looks broken. Ctrl-C or SIGTERM finishes
+    the page in hand and stops."""
     config = load(config_path)
     if run_all:
         names = [flow.name for flow in config.flows if flow.enabled]
@@ -39,20 +56,29 @@ def sync(
         raise ConfigError([ConfigIssue(config_path, None, "", "name a flow to run, or use --all")])
     store = open_store(config.state.url)
     try:
-        results = asyncio.run(_run(config, store, names))
+        results = asyncio.run(
+            _run(config, store, names, full=full, allow_mass_delete=allow_mass_delete)
+        )
     finally:
         store.close()
     show(results)
     raise typer.Exit(int(exit_code(results)))
 
 
-async def _run(config: SyncerConfig, store: StateStore, names: list[str]) -> list[RunResult]:
+async def _run(
+    config: SyncerConfig,
+    store: StateStore,
+    names: list[str],
+    *,
+    full: bool = False,
+    allow_mass_delete: bool = False,
+) -> list[RunResult]:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     async with Engine(config, store) as engine:
-        return await engine.sync(names, stop)
+        return await engine.sync(names, stop, full=full, allow_mass_delete=allow_mass_delete)
 
 
 def exit_code(results: list[RunResult]) -> ExitCode:

@@ -65,6 +65,8 @@ class Scan:
     boundary: dict[str, str]
     """Record id -> hash, of records read at exactly ``watermark`` by the previous scan."""
     resumed: bool = False
+    listing: bool = False
+    """A complete listing of the source (mirror mode): it leaves the cursor alone."""
 
 
 def plan(
@@ -76,24 +78,34 @@ def plan(
     info: StreamInfo,
     settings: CursorSettings,
     server_now: datetime | None,
-    page_size: int,
-    full: bool = False,
+    page_size: int | None = None,
+    listing: bool = False,
+    fresh: bool = False,
 ) -> Scan | None:
     """The next scan, or None when the window would be empty (the clock has not moved past
-    the watermark). ``full`` ignores the cursor: a complete listing (mirror mode)."""
+    the watermark).
+
+    ``listing``: a complete listing that ignores the cursor and leaves it alone (mirror mode).
+    ``fresh``: read everything up to the bound as if the cursor were empty, and then move it
+    on as usual (``syncer sync --full``); a scan in progress is set aside and, since such a
+    scan starts from nothing, it is not checkpointed page by page."""
     row = session.get(Cursor, flow)
     if row is not None and (row.connector, row.stream) != (connector, stream):
         row = None  # the flow now reads another stream: its old position means nothing here
-    if full or info.cursor == "none":
-        return Scan(info.cursor, ReadRequest(page_size=page_size), None, False, None, {})
+    if listing or info.cursor == "none":
+        request = ReadRequest(page_size=page_size)
+        return Scan(info.cursor, request, None, False, None, {}, listing=listing)
+    if fresh:
+        row = None
     if info.cursor == "token":
         after = row.value if row is not None else None
         return Scan("token", ReadRequest(after=after, page_size=page_size), None, False, None, {})
     bound = (server_now or datetime.now(UTC)) - settings.safety_margin
+    resumable = info.resumable and not fresh
     if info.cursor == "id":
         after = row.value if row is not None else None
         request = ReadRequest(after=after, updated_to=bound, page_size=page_size)
-        return Scan("id", request, bound, info.resumable, None, {})
+        return Scan("id", request, bound, resumable, None, {})
     watermark = row.value_utc if row is not None else None
     scan_state = row.scan if row is not None else None
     if scan_state:
@@ -104,14 +116,13 @@ def plan(
             page_size=page_size,
         )
         boundary = _boundary(session, flow)
-        return Scan(
-            "updated_at", request, request.updated_to, info.resumable, watermark, boundary, True
-        )
+        return Scan("updated_at", request, request.updated_to, resumable, watermark, boundary, True)
     if watermark is not None and bound <= watermark:
         return None
     start = watermark - settings.lookback if watermark is not None else None
     request = ReadRequest(updated_from=start, updated_to=bound, page_size=page_size)
-    return Scan("updated_at", request, bound, info.resumable, watermark, _boundary(session, flow))
+    boundary = _boundary(session, flow) if watermark is not None else {}
+    return Scan("updated_at", request, bound, resumable, watermark, boundary)
 
 
 def _instant(value: Any) -> datetime | None:
@@ -144,11 +155,11 @@ def save_progress(
     session: Session, flow: str, connector: str, stream: str, scan: Scan, position: str | None
 ) -> None:
     """After a committed page of a resumable scan: where to resume if this run stops now."""
-    if not scan.resumable or position is None:
+    if not scan.resumable or scan.listing or position is None:
         return
     row = _row(session, flow, connector, stream, scan.kind)
     if scan.kind == "id":
-        row.value = position  # ids only grow and never pass the bound: the watermark itself
+        _advance_id(row, position)  # ids never pass the bound: the position is the watermark
         return
     request = scan.request
     row.scan = {
@@ -168,7 +179,7 @@ def complete(
     at_bound: dict[str, str],
 ) -> None:
     """The scan read everything it was meant to: move the watermark, remember the boundary."""
-    if scan.kind in ("none",):
+    if scan.kind == "none" or scan.listing:
         return
     row = _row(session, flow, connector, stream, scan.kind)
     if scan.kind == "token":
@@ -176,7 +187,7 @@ def complete(
         return
     if scan.kind == "id":
         if position is not None:
-            row.value = position
+            _advance_id(row, position)
         return
     assert scan.bound is not None
     if row.value_utc is None or scan.bound > row.value_utc:  # never backwards
@@ -192,8 +203,40 @@ def complete(
     row.scan = None
 
 
-def reset(session: Session, flow: str) -> None:
+def at_time(flow: str, connector: str, stream: str, moment: datetime) -> Cursor:
+    """A new cursor of a last-modified stream, standing at ``moment``."""
+    utc = moment.astimezone(UTC)
+    return Cursor(
+        flow=flow,
+        connector=connector,
+        stream=stream,
+        kind="updated_at",
+        value=utc.isoformat(),
+        value_utc=utc,
+        fence=0,
+    )
+
+
+def _advance_id(row: Cursor, position: str) -> None:
+    """Ids only grow: a position behind the stored one (a ``--full`` re-read) never moves the
+    cursor back. Ids of one system have one width, so text order is id order."""
+    if row.value is None or (len(position), position) > (len(row.value), row.value):
+        row.value = position
+
+
+def reset(session: Session, flow: str, to: datetime | None = None) -> Cursor | None:
+    """Forget where the flow's reads stand (the next run reads everything), or, with ``to``,
+    set the watermark there, backwards included: a person asking to read a window again.
+    Returns the cursor row, or None when it is gone."""
     session.execute(delete(BoundaryRecord).where(BoundaryRecord.flow == flow))
     row = session.get(Cursor, flow)
-    if row is not None:
+    if row is None:
+        return None
+    if to is None:
         session.delete(row)
+        return None
+    row.value = to.astimezone(UTC).isoformat()
+    row.value_utc = to.astimezone(UTC)
+    row.tiebreak_id = None
+    row.scan = None
+    return row

@@ -94,19 +94,70 @@ def resolve(session: Session, flow: str, record_keys: Sequence[str]) -> int:
     return len(letters)
 
 
-def due(session: Session, flow: str, now: datetime, limit: int = 500) -> list[DeadLetter]:
-    """Pending dead letters whose next attempt is due and that can be retried from their payload
-    (a broken row is retried by reading its file again, not from here)."""
-    return list(
-        session.scalars(
-            select(DeadLetter)
-            .where(
-                DeadLetter.flow == flow,
-                DeadLetter.status == "pending",
-                DeadLetter.error_kind != "read",
-                DeadLetter.next_attempt_at <= now,
-            )
-            .order_by(DeadLetter.next_attempt_at)
-            .limit(limit)
-        )
+def resolve_reread(
+    session: Session, flow: str, still_unreadable: set[str], only: set[str] | None = None
+) -> int:
+    """After reading the source's files again: rows that could not be read before and read
+    fine now (their location is not among ``still_unreadable``) are resolved; the records they
+    hold went through like any other. ``only``: just these letters (a partial re-read)."""
+    query = select(DeadLetter).where(
+        DeadLetter.flow == flow,
+        DeadLetter.status == "pending",
+        DeadLetter.error_kind == "read",
     )
+    if only is not None:
+        query = query.where(DeadLetter.record_key.in_(list(only)))
+    letters = session.scalars(query).all()
+    now = utcnow()
+    resolved = 0
+    for letter in letters:
+        if letter.record_key not in still_unreadable:
+            letter.status = "resolved"
+            letter.resolved_at = now
+            resolved += 1
+    return resolved
+
+
+def postpone(session: Session, flow: str, record_keys: set[str]) -> None:
+    """Count one more attempt on letters whose record could not be found to retry."""
+    if not record_keys:
+        return
+    now = utcnow()
+    for letter in session.scalars(
+        select(DeadLetter).where(
+            DeadLetter.flow == flow,
+            DeadLetter.status == "pending",
+            DeadLetter.record_key.in_(list(record_keys)),
+        )
+    ):
+        letter.attempts = (letter.attempts or 0) + 1
+        letter.last_failed_at = now
+        letter.next_attempt_at = next_attempt(letter.attempts, now)
+
+
+def count_resolved(session: Session, flow: str, record_keys: set[str]) -> int:
+    return len(
+        session.scalars(
+            select(DeadLetter.id).where(
+                DeadLetter.flow == flow,
+                DeadLetter.status == "resolved",
+                DeadLetter.record_key.in_(list(record_keys)),
+            )
+        ).all()
+    )
+
+
+def due(
+    session: Session, flow: str, now: datetime, limit: int = 500, *, include_read: bool = False
+) -> list[DeadLetter]:
+    """Pending dead letters whose next attempt is due. Rows that could not be read have no
+    payload worth retrying: they come back only where the source is read again
+    (``include_read``, for files)."""
+    query = select(DeadLetter).where(
+        DeadLetter.flow == flow,
+        DeadLetter.status == "pending",
+        DeadLetter.next_attempt_at <= now,
+    )
+    if not include_read:
+        query = query.where(DeadLetter.error_kind != "read")
+    return list(session.scalars(query.order_by(DeadLetter.next_attempt_at).limit(limit)))

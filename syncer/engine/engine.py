@@ -28,22 +28,39 @@ class Engine:
     async def aclose(self) -> None:
         await self.context.aclose()
 
-    def flow_run(self, name: str, stop: asyncio.Event | None = None) -> FlowRun:
+    def flow_run(
+        self,
+        name: str,
+        stop: asyncio.Event | None = None,
+        *,
+        full: bool = False,
+        allow_mass_delete: bool = False,
+    ) -> FlowRun:
         flow = require_flow(self.config, name, self.config.source or "configuration")
-        return FlowRun(self.context, flow, stop=stop)
+        return FlowRun(
+            self.context, flow, stop=stop, full=full, allow_mass_delete=allow_mass_delete
+        )
 
     async def sync(
-        self, names: Sequence[str], stop: asyncio.Event | None = None
+        self,
+        names: Sequence[str],
+        stop: asyncio.Event | None = None,
+        *,
+        full: bool = False,
+        allow_mass_delete: bool = False,
     ) -> list[RunResult]:
         """Run the named flows once each, dependencies first (taxes before products, customers
-        before invoices). A flow that fails does not stop the others."""
+        before invoices). A flow that fails does not stop the others. ``full`` reads each
+        source whole whatever its cursor says; ``allow_mass_delete`` lets mirror mode disable
+        more than its ``max_delete`` in this run."""
         for name in names:
             require_flow(self.config, name, self.config.source or "configuration")
         results = []
         for name in self.context.order(list(names)):
             if stop is not None and stop.is_set():
                 break
-            results.append(await self.flow_run(name, stop).execute())
+            run = self.flow_run(name, stop, full=full, allow_mass_delete=allow_mass_delete)
+            results.append(await run.execute())
         return results
 
     def enabled_flows(self) -> list[str]:

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from syncer.mapping.mapping import UNSYNCED
@@ -58,6 +58,37 @@ def by_canonical(
         )
         found.update({row.canonical_id: row for row in rows})
     return found
+
+
+def mark_seen(
+    session: Session, connector: str, stream: str, native_ids: Iterable[str], run_id: str
+) -> None:
+    """These records were in this run's complete listing of the source (mirror mode)."""
+    wanted = list(dict.fromkeys(native_ids))
+    for start in range(0, len(wanted), CHUNK):
+        session.execute(
+            update(IdMapEntry)
+            .where(
+                IdMapEntry.connector == connector,
+                IdMapEntry.stream == stream,
+                IdMapEntry.native_id.in_(wanted[start : start + CHUNK]),
+            )
+            .values(last_seen_run=run_id)
+        )
+
+
+def live_count(session: Session, connector: str, stream: str) -> int:
+    """Records of a connector stream the id map knows and that are not deleted."""
+    count = session.scalar(
+        select(func.count())
+        .select_from(IdMapEntry)
+        .where(
+            IdMapEntry.connector == connector,
+            IdMapEntry.stream == stream,
+            IdMapEntry.deleted.is_(False),
+        )
+    )
+    return int(count or 0)
 
 
 def link(

@@ -35,19 +35,33 @@ from sqlalchemy.orm import Session
 from syncer.canonical import ENTITIES
 from syncer.concurrency import bounded_map
 from syncer.config.models import FlowConfig
-from syncer.connector import LOCATION_FIELD, Page, Record, WriteKind, WriteOp, WriteResult
+from syncer.connector import (
+    LOCATION_FIELD,
+    Page,
+    ReadRequest,
+    Record,
+    WriteKind,
+    WriteOp,
+    WriteResult,
+)
 from syncer.engine import abandoned, conflicts, cursor, deadletters, idmap, leases
 from syncer.engine.context import EngineContext
 from syncer.engine.deadletters import Failure
 from syncer.engine.idmap import Resolver
 from syncer.engine.repzo_logs import RunLogs
 from syncer.engine.snapshots import changed_fields, merged, snapshot
-from syncer.errors import RecordError
+from syncer.errors import RecordError, SuspectListing
 from syncer.logs import get_logger, log_context
 from syncer.mapping.errors import MappingError, UnresolvedReference
 from syncer.mapping.hashing import content_hash
 from syncer.mapping.mapping import CanonicalRecord, CompiledMapping, MappingContext
-from syncer.remote.errors import RemoteError, SkippableRemoteError, UncertainWrite
+from syncer.remote.budget import current_run, note_progress, run_scope
+from syncer.remote.errors import (
+    FatalRemoteError,
+    RemoteError,
+    SkippableRemoteError,
+    UncertainWrite,
+)
 from syncer.state.base import utcnow
 from syncer.state.models import IdMapEntry, Run
 
@@ -125,15 +139,43 @@ class _PageOutcome:
     at_bound: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(slots=True)
+class _Listing:
+    """What this run's reads of the source saw, for mirror mode and damaged files."""
+
+    listed: int = 0
+    """Records and unreadable rows the source handed over."""
+    rejected: int = 0
+    """Rows the source could not read (a broken CSV row)."""
+    rejected_keys: set[str] = field(default_factory=set)
+    unidentified: int = 0
+    """Records without a usable key: nobody can tell which record they are."""
+
+    @property
+    def clean(self) -> bool:
+        return not self.rejected and not self.unidentified
+
+
 class FlowRun:
     """Runs one flow once. Create a fresh one per run."""
 
     def __init__(
-        self, context: EngineContext, flow: FlowConfig, *, stop: asyncio.Event | None = None
+        self,
+        context: EngineContext,
+        flow: FlowConfig,
+        *,
+        stop: asyncio.Event | None = None,
+        full: bool = False,
+        allow_mass_delete: bool = False,
     ) -> None:
         self.context = context
         self.flow = flow
         self.stop = stop or asyncio.Event()
+        self.full = full
+        """Read the whole source once, whatever the cursor says (``syncer sync --full``)."""
+        self.allow_mass_delete = allow_mass_delete
+        """Let mirror mode disable more than ``mirror.max_delete`` in this run."""
+        self.listing = _Listing()
         self.run_id = str(uuid.uuid4())
         self.counts = Counts()
         self.binding = context.binding(flow.name)
@@ -159,6 +201,7 @@ class FlowRun:
             context.variables(flow.target.connector), self.target_refs
         )
         self.pair = context.pair_of(flow)
+        self.write_back = context.write_back(flow)
         self.model = ENTITIES[self.entity]
         self.logs = RunLogs.for_flow(context, flow, self.run_id)
         self.failed_records: list[dict[str, Any]] = []
@@ -169,7 +212,9 @@ class FlowRun:
 
     async def execute(self) -> RunResult:
         started = utcnow()
-        with log_context(flow=self.flow.name, run_id=self.run_id):
+        # Fresh retry budgets and progress clock for this run alone; the tasks it starts (writes
+        # in flight, the heartbeat) inherit them with the context.
+        with log_context(flow=self.flow.name, run_id=self.run_id), run_scope():
             name = leases.lease_name(self.flow)
             try:
                 self._lease = leases.acquire(
@@ -210,6 +255,15 @@ class FlowRun:
         except leases.LeaseLost as lost:
             status, error, exit_code = "failed", lost.message, int(lost.exit_code)
             log.error("run lost its lease", lease=lost.name)
+        except SuspectListing as suspect:
+            status, error, exit_code = "failed", suspect.message, int(suspect.exit_code)
+            log.error(
+                "mirror refused to disable records",
+                source=suspect.source,
+                listed=suspect.listed,
+                present=suspect.present,
+                deleting=suspect.deleting,
+            )
         finished = utcnow()
         self._close_run(status, error, finished)
         await self.logs.finished(status, self.counts.as_body(), error, self.failed_records)
@@ -232,10 +286,30 @@ class FlowRun:
             await flush(self.flow.target.stream)
 
     async def _heartbeat(self) -> None:
-        """Keep the lease while the run waits on remote systems (commits renew it too)."""
+        """Keep the lease while the run waits on remote systems (commits renew it too), but
+        only while it gets somewhere: a run without progress for ``stall_timeout`` (no answer
+        that settled a request, no commit) lets its lease run out, so another process can take
+        the flow over. Should it get going again first, it renews again."""
         assert self._lease is not None
+        scope = current_run()
+        stall_timeout = self.flow.stall_timeout.total_seconds()
+        stalled = False
         while True:
             await asyncio.sleep(self.lease_ttl.total_seconds() / 3)
+            idle = scope.idle_for() if scope is not None else 0.0
+            if idle >= stall_timeout:
+                if not stalled:
+                    log.error(
+                        "the run makes no progress; its lease is no longer renewed, so another "
+                        "process can take the flow over",
+                        seconds_without_progress=round(idle, 1),
+                        stall_timeout_seconds=stall_timeout,
+                    )
+                    stalled = True
+                continue
+            if stalled:
+                log.info("the run makes progress again; renewing its lease")
+                stalled = False
             try:
                 with self.context.store.session() as session:
                     leases.renew(session, self._lease)
@@ -250,6 +324,7 @@ class FlowRun:
             if self._lease is not None:
                 leases.renew(session, self._lease)
             yield session
+        note_progress()  # committed: the run got somewhere
 
     def _open_run(self, started: datetime) -> None:
         with self.context.store.session() as session:
@@ -280,11 +355,28 @@ class FlowRun:
                 setattr(run, name, value)
 
     async def _scan(self) -> bool:
-        """Read the source; returns True when the listing was read to its end."""
+        """Read the source; True when everything due was read to its end.
+
+        A scan that resumes one a crash or a stop interrupted finishes that window first, then
+        goes on in the same run with a fresh window up to the source's clock now: a run that
+        succeeds has brought everything changed before it started."""
+        while True:
+            scan = await self._plan()
+            if scan is None:
+                log.info("nothing new: the source's clock has not passed the watermark")
+                return True
+            finished, moved = await self._read(scan)
+            if not finished:
+                return False
+            if not (scan.resumed and moved):
+                return True
+            log.info("the interrupted scan is complete; reading what changed since it began")
+
+    async def _plan(self) -> cursor.Scan | None:
         flow = self.flow
-        full = flow.mode == "mirror"
+        listing = flow.mode == "mirror"
         server_now = None
-        if self.source_info.cursor in ("updated_at", "id") and not full:
+        if self.source_info.cursor in ("updated_at", "id") and not listing:
             server_now = await self.source.server_time()
         with self._fenced() as session:
             scan = cursor.plan(
@@ -295,21 +387,26 @@ class FlowRun:
                 info=self.source_info,
                 settings=flow.cursor,
                 server_now=server_now,
-                page_size=flow.batch_size,
-                full=full,
+                listing=listing,
+                fresh=self.full,
             )
-        if scan is None:
-            log.info("nothing new: the source's clock has not passed the watermark")
-            return True
-        log.info(
-            "scan",
-            kind=scan.kind,
-            since=scan.request.updated_from.isoformat() if scan.request.updated_from else None,
-            until=scan.bound.isoformat() if scan.bound else None,
-            resumed=scan.resumed,
-        )
+        if scan is not None:
+            log.info(
+                "scan",
+                kind=scan.kind,
+                since=scan.request.updated_from.isoformat() if scan.request.updated_from else None,
+                until=scan.bound.isoformat() if scan.bound else None,
+                resumed=scan.resumed,
+                full=self.full or listing,
+            )
+        return scan
+
+    async def _read(self, scan: cursor.Scan) -> tuple[bool, bool]:
+        """Read one scan's pages; (read to the end, cursor moved on)."""
+        flow = self.flow
         at_bound: dict[str, str] = {}
         position: str | None = None
+        rejected_before = self.listing.rejected
         pages = self.source.read(flow.source.stream, scan.request)
         try:
             async for page in pages:
@@ -318,12 +415,24 @@ class FlowRun:
                 at_bound.update(outcome.at_bound)
                 if self.stop.is_set():
                     log.info("stopping after this page, as asked")
-                    return False
+                    return False, False
         finally:
             aclose = getattr(pages, "aclose", None)
             if aclose is not None:
                 await aclose()
+        unreadable = self.listing.rejected - rejected_before
         with self._fenced() as session:
+            if self.source_info.from_files:
+                deadletters.resolve_reread(session, flow.name, self.listing.rejected_keys)
+            if unreadable:
+                # The cursor stays where it was (or where the last page before the damage left
+                # it): once the file is fixed, the next scan reads those rows.
+                log.warning(
+                    "some records could not be read; the cursor stays so that they are read "
+                    "again once the source is fixed",
+                    unreadable=unreadable,
+                )
+                return True, False
             cursor.complete(
                 session,
                 flow.name,
@@ -333,14 +442,24 @@ class FlowRun:
                 position,
                 at_bound,
             )
-        return True
+        return True, True
 
     async def _page(self, page: Page, scan: cursor.Scan) -> _PageOutcome:
         outcome = _PageOutcome()
-        self.counts.read += len(page.records) + len(page.rejected)
+        delimited = [r for r in page.rejected if r.delimited]
+        self.counts.read += len(page.records) + len(delimited)
+        self.listing.listed += len(page.records) + len(page.rejected)
+        self.listing.rejected += len(page.rejected)
+        self.listing.rejected_keys.update(r.key for r in page.rejected)
         kept: list[Record] = []
+        seen: list[str] = []
         updated_field = self.source_info.updated_field
         for record in page.records:
+            if scan.listing:
+                try:
+                    seen.append(self.source_mapping.native_id(record))
+                except MappingError:
+                    self.listing.unidentified += 1
             stamp = cursor.parse_instant(record.get(updated_field)) if updated_field else None
             if stamp is not None and scan.bound is not None and stamp == scan.bound:
                 native_id = str(record.get(self.source_info.key))
@@ -358,18 +477,34 @@ class FlowRun:
         rejected = [
             Failure(r.key, r.reason, "read", {"raw": r.raw}, field=r.field) for r in page.rejected
         ]
+        damaged = self.listing.rejected > 0
 
         def progress(session: Session) -> None:
-            cursor.save_progress(
-                session,
-                self.flow.name,
-                self.flow.source.connector,
-                self.flow.source.stream,
-                scan,
-                page.position,
-            )
+            if seen:
+                idmap.mark_seen(
+                    session, self.flow.source.connector, self.flow.source.stream, seen, self.run_id
+                )
+            if not damaged:  # never checkpoint past a record that could not be read
+                cursor.save_progress(
+                    session,
+                    self.flow.name,
+                    self.flow.source.connector,
+                    self.flow.source.stream,
+                    scan,
+                    page.position,
+                )
 
-        await self.process(kept, extra_failures=rejected, on_commit=progress)
+        # A page bigger than the flow's batch_size goes through in several batches; the scan's
+        # position is saved with the last one, when the whole page is in.
+        size = self.flow.batch_size
+        batches = [kept[start : start + size] for start in range(0, len(kept), size)] or [[]]
+        for number, batch in enumerate(batches, start=1):
+            last = number == len(batches)
+            await self.process(
+                batch,
+                extra_failures=rejected if last else (),
+                on_commit=progress if last else None,
+            )
         return outcome
 
     # -- records -----------------------------------------------------------------------------
@@ -389,10 +524,12 @@ class FlowRun:
         await self._counterparts(changed)
         await self._decide(changed)
         await self._write([item for item in changed if item.op is not None])
-        await self._write_back(changed)
+        fatal = await self._write_back(changed)
         self._commit(items, changed, failures, on_commit)
         await self.logs.documents(changed, self)
         await self.logs.deliver()
+        if fatal is not None:
+            raise fatal  # after the commit: what the target accepted is recorded first
         return items
 
     def _map(self, records: Sequence[Record]) -> tuple[list[_Item], list[Failure]]:
@@ -407,8 +544,11 @@ class FlowRun:
             try:
                 native_id = mapping.native_id(record)
             except MappingError as error:
+                # A row that cannot even be told apart from others is a reading problem: it
+                # is retried by reading its file again, like a broken row.
+                kind = "read" if location else "mapping"
                 failures.append(
-                    Failure(str(location or "?"), error.reason, "mapping", record, error.field)
+                    Failure(str(location or "?"), error.reason, kind, record, error.field)
                 )
                 continue
             key = native_id
@@ -574,8 +714,11 @@ class FlowRun:
         """Every carried field for a one-way flow (the source is the authority); for a two-way
         pair, what the policy lets through."""
         if self.pair is None or target_now is None:
-            if item.target_row is not None and item.target_row.snapshot is not None:
-                stale = changed_fields(item.snap, item.target_row.snapshot, self.fields)
+            target_row = item.target_row
+            if target_row is not None and target_row.deleted and not item.canonical.deleted:
+                return set(self.fields)  # deleted there (mirror mode): bring all of it back
+            if target_row is not None and target_row.snapshot is not None:
+                stale = changed_fields(item.snap, target_row.snapshot, self.fields)
                 return stale  # only what the target does not already have
             return set(self.fields)
         assert item.row is not None
@@ -671,24 +814,43 @@ class FlowRun:
             middle = len(ops) // 2
             return [*await self._write_split(ops[:middle]), *await self._write_split(ops[middle:])]
 
-    async def _write_back(self, items: list[_Item]) -> None:
-        """Tell the source the target's key of what it just created there, where the source can
-        store it without it counting as a change (Repzo's update-integration-meta). Skipped
-        where the record as read already carries that key; sent with the source connector's
-        write concurrency otherwise."""
+    async def _write_back(self, items: list[_Item]) -> FatalRemoteError | None:
+        """Tell the source the target's key of what it just created there, where the flow's
+        write-back rule says so (see :mod:`syncer.engine.writeback`) and where the source can
+        store it without it counting as a change (Repzo's update-integration-meta).
+
+        A key the record already carries is not sent again; a different key already there is
+        never overwritten but opened as a conflict. A failure that stops the run (the source
+        is unreachable, the retry budget is spent) ends the write-backs at once and is
+        returned, so the page is committed before the run stops."""
         annotate = getattr(self.source, "annotate", None)
-        if annotate is None or not self.source_mapping.identity:
-            return
-        pending = [
-            (item, identity) for item in items if (identity := self._identity_to_write_back(item))
-        ]
+        if annotate is None or not self.write_back.enabled:
+            return None
+        pending: list[tuple[_Item, dict[str, Any]]] = []
+        clashes: list[tuple[_Item, dict[str, tuple[Any, Any]]]] = []
+        for item in items:
+            found = self._identity_to_write_back(item)
+            if found is None:
+                continue
+            missing, different = found
+            if different:
+                clashes.append((item, different))
+            if missing:
+                pending.append((item, missing))
+        if clashes:
+            self._key_conflicts(clashes)
         if not pending:
-            return
+            return None
+        stopped: list[FatalRemoteError] = []
 
         async def send(entry: tuple[_Item, dict[str, Any]]) -> None:
+            if stopped:
+                return
             item, identity = entry
             try:
                 await annotate(self.flow.source.stream, item.native_id, identity)
+            except FatalRemoteError as error:
+                stopped.append(error)
             except RemoteError as error:
                 log.warning(
                     "could not write the target's key back to the source",
@@ -699,8 +861,13 @@ class FlowRun:
         settings = self.context.config.connectors.get(self.flow.source.connector)
         limit = getattr(settings, "write_concurrency", 1)
         await bounded_map(send, pending, limit)
+        return stopped[0] if stopped else None
 
-    def _identity_to_write_back(self, item: _Item) -> dict[str, Any] | None:
+    def _identity_to_write_back(
+        self, item: _Item
+    ) -> tuple[dict[str, Any], dict[str, tuple[Any, Any]]] | None:
+        """For a record the target just created: the source's identity keys it lacks, and
+        the ones it holds with a different value (path -> (there, ours))."""
         result = item.result
         if result is None or result.outcome != "created" or not result.record:
             return None
@@ -715,13 +882,51 @@ class FlowRun:
             frozenset(),
             canonical_id=item.row.canonical_id,
         )
-        identity = {path.text: _dig(keys, path.text) for path, _ in self.source_mapping.identity}
-        identity = {path: value for path, value in identity.items() if value is not None}
-        if not identity or all(
-            _dig(item.native, path) == value for path, value in identity.items()
-        ):
-            return None  # nothing to say, or the source already has it
-        return identity
+        missing: dict[str, Any] = {}
+        different: dict[str, tuple[Any, Any]] = {}
+        for path, _ in self.source_mapping.identity:
+            ours = _dig(keys, path.text)
+            if ours is None:
+                continue
+            there = _dig(item.native, path.text)
+            if there in (None, ""):
+                missing[path.text] = ours
+            elif there != ours:
+                different[path.text] = (there, ours)
+        return missing, different
+
+    def _key_conflicts(self, clashes: list[tuple[_Item, dict[str, tuple[Any, Any]]]]) -> None:
+        """A source record already linked to a different key (by another integration, or by
+        hand): the link is left alone and a person decides."""
+        source, target = self.flow.source.connector, self.flow.target.connector
+        with self._fenced() as session:
+            for item, different in clashes:
+                assert item.row is not None
+                described = "; ".join(
+                    f"{path} is {there!r}, syncer's key from {target} would be {ours!r}"
+                    for path, (there, ours) in different.items()
+                )
+                log.warning(
+                    "the source record is already linked to another key; not overwritten",
+                    record=item.key,
+                    keys=described,
+                )
+                conflicts.record(
+                    session,
+                    flow=self.flow.name,
+                    entity=self.entity,
+                    canonical_id=item.row.canonical_id,
+                    source=source,
+                    target=target,
+                    values={
+                        path: {source: there, target: ours}
+                        for path, (there, ours) in different.items()
+                    },
+                    reason=f"{source} record {item.native_id} is already linked to another "
+                    f"key ({described}); syncer never overwrites a key it did not write",
+                    kind="key",
+                )
+                self.counts.conflicts += 1
 
     # -- commit ------------------------------------------------------------------------------
 
@@ -749,8 +954,6 @@ class FlowRun:
                 for item in items:
                     if item.outcome == "unchanged":
                         synced.append(item.key)
-                        if flow.mode == "mirror" and item.row is not None:
-                            stored.current(item.row).last_seen_run = self.run_id
             del stored
             for failure in failures:
                 deadletters.park(
@@ -807,8 +1010,6 @@ class FlowRun:
         source_row.native_updated_at = _text(item.canonical.updated_at)
         source_row.origin = None
         source_row.deleted = item.canonical.deleted
-        if flow.mode == "mirror":
-            source_row.last_seen_run = self.run_id
         result = item.result
         target_native = (
             result.native_id
@@ -862,25 +1063,95 @@ class FlowRun:
     # -- dead letters and mirror -------------------------------------------------------------
 
     async def retry_dead_letters(self, *, force: bool = False) -> int:
-        """Run due dead letters through the flow again, from their stored payload."""
+        """Run due dead letters through the flow again; returns how many went through.
+
+        Records of a source a person can fix (files) are read again from the source, so a
+        fixed file fixes its dead letters; others are retried from the payload kept with
+        them (the source may no longer have them)."""
         now = utcnow() + (timedelta(days=36_500) if force else timedelta(0))
+        from_files = self.source_info.from_files
         with self.context.store.session() as session:
-            letters = deadletters.due(session, self.flow.name, now)
-            payloads = [(letter.record_key, letter.payload) for letter in letters if letter.payload]
-        if not payloads:
+            letters = deadletters.due(session, self.flow.name, now, include_read=from_files)
+            keys = {letter.record_key for letter in letters}
+            payloads = [letter.payload for letter in letters if letter.payload]
+        if not keys:
             return 0
         self.source_refs.forget_misses()
         self.target_refs.forget_misses()
-        log.info("retrying dead letters", count=len(payloads))
+        log.info("retrying dead letters", count=len(keys), reread=from_files)
+        if from_files:
+            return await self._reread(keys)
+        if not payloads:
+            return 0
         before = self.counts.failed
-        await self.process([payload for _, payload in payloads])
+        await self.process(payloads)
         return len(payloads) - (self.counts.failed - before)
 
+    async def _reread(self, keys: set[str]) -> int:
+        """Read the whole source again and send the records the dead letters name (by id, or
+        by ``file:line`` for rows that could not be read) through the flow. Letters whose
+        record is nowhere to be found stay, tried again later."""
+        found: set[str] = set()
+        unreadable: set[str] = set()
+        pages = self.source.read(self.flow.source.stream, ReadRequest())
+        try:
+            async for page in pages:
+                wanted: list[Record] = []
+                for record in page.records:
+                    location = record.get(LOCATION_FIELD)
+                    try:
+                        native_id: str | None = self.source_mapping.native_id(record)
+                    except MappingError:
+                        native_id = None
+                    hits = {key for key in (native_id, location) if key in keys}
+                    if hits:
+                        found.update(hits)
+                        wanted.append(record)
+                rejected = [
+                    Failure(r.key, r.reason, "read", {"raw": r.raw}, field=r.field)
+                    for r in page.rejected
+                    if r.key in keys
+                ]
+                unreadable.update(failure.record_key for failure in rejected)
+                found.update(unreadable)
+                if wanted or rejected:
+                    await self.process(wanted, extra_failures=rejected)
+        finally:
+            aclose = getattr(pages, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        with self._fenced() as session:
+            deadletters.resolve_reread(session, self.flow.name, unreadable, only=found)
+            deadletters.postpone(session, self.flow.name, keys - found)
+            resolved = deadletters.count_resolved(session, self.flow.name, keys)
+        if keys - found:
+            log.info(
+                "some dead letters' records were not found when the source was read again",
+                missing=len(keys - found),
+            )
+        return resolved
+
     async def _mirror(self) -> None:
-        """After a complete listing: records the source no longer has are disabled in the
-        target. Never after a partial listing, or an outage would disable everything."""
+        """After a complete, clean listing: records the source no longer has are disabled in
+        the target.
+
+        Never after a partial listing (an outage would disable everything), nor after one
+        with rows that could not be read or identified (a broken row is not a deleted one).
+        An empty listing of a source that had records, or one that would disable more than
+        ``mirror.max_delete``, looks like a broken source rather than an emptied one: nothing
+        is disabled and the run fails, unless ``--allow-mass-delete`` was given."""
         flow = self.flow
+        listing = self.listing
+        if not listing.clean:
+            log.warning(
+                "mirror: some rows of the listing could not be read or identified, so nothing is "
+                "disabled in this run; fix the source and the next clean listing will",
+                unreadable=listing.rejected,
+                unidentified=listing.unidentified,
+            )
+            return
         with self.context.store.session() as session:
+            present = idmap.live_count(session, flow.source.connector, flow.source.stream)
             gone = list(
                 session.scalars(
                     select(IdMapEntry).where(
@@ -899,12 +1170,16 @@ class FlowRun:
                 flow.target.stream,
                 [row.canonical_id for row in gone],
             )
+        live = [
+            (row, target)
+            for row in gone
+            if (target := targets.get(row.canonical_id)) is not None and not target.deleted
+        ]
+        self._check_mass_delete(present, len(live))
         ops: list[WriteOp] = []
-        for row in gone:
-            target_row = targets.get(row.canonical_id)
-            if target_row is None or target_row.deleted:
-                continue
-            if "active" in self.target_mapping.write_fields:
+        disables = "active" in self.target_mapping.write_fields
+        for row, target_row in live:
+            if disables:
                 native = self.target_mapping.write(
                     {"active": False}, self.target_context, frozenset({"active"})
                 )
@@ -917,13 +1192,54 @@ class FlowRun:
         done = {result.ref for result in results if result.outcome != "failed"}
         with self._fenced() as session:
             for row in gone:
-                if row.native_id in done or row.canonical_id not in targets:
-                    stored = session.merge(row)
+                linked = targets.get(row.canonical_id)
+                if row.native_id in done or linked is None:
+                    # Forgetting the synced snapshot makes the record's return to the source a
+                    # change, which brings it back in the target.
+                    gone_row = session.merge(row)
+                    gone_row.deleted = True
+                    gone_row.snapshot = gone_row.content_hash = None
+                if row.native_id in done and linked is not None:
+                    # Remember that the target now has it disabled, so the record coming back
+                    # to the source is a change that enables it again.
+                    stored = session.merge(linked)
                     stored.deleted = True
-                    if row.native_id in done:
-                        self.counts.deleted += 1
+                    if disables:
+                        stored.snapshot = {**(stored.snapshot or {}), "active": False}
+                        stored.content_hash = content_hash(stored.snapshot)
+                    self.counts.deleted += 1
         if gone:
             log.info("mirror: gone from the source", count=len(gone), disabled=len(done))
+
+    def _check_mass_delete(self, present: int, deleting: int) -> None:
+        flow = self.flow
+        source = f"{flow.source.connector}.{flow.source.stream}"
+        limit = flow.mirror.max_delete
+        if self.listing.listed == 0 and present > 0:
+            problem = (
+                f"the complete listing of {source} is empty, but {present} records were there "
+                "before: a missing, unmounted or truncated source looks like this"
+            )
+        elif deleting and not limit.allows(deleting, present):
+            problem = (
+                f"mirror would disable {deleting} of the {present} records of {source} in "
+                f"{flow.target.connector}.{flow.target.stream}, more than mirror.max_delete "
+                f"({limit}) allows"
+            )
+        else:
+            return
+        if self.allow_mass_delete:
+            log.warning("mirror: going ahead as --allow-mass-delete asks", reason=problem)
+            return
+        raise SuspectListing(
+            f"{problem}. Nothing was disabled. If the source really lost these records, run "
+            f"`syncer sync {flow.name} --allow-mass-delete` once",
+            flow=flow.name,
+            source=source,
+            listed=self.listing.listed,
+            present=present,
+            deleting=deleting,
+        )
 
 
 def _dig(record: Any, path: str) -> Any:

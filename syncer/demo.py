@@ -42,6 +42,8 @@ ERP_TO_REPZO = (
     "customers-erp-to-repzo",
 )
 REPZO_TO_ERP = ("customers-repzo-to-erp", "invoices-repzo-to-erp", "payments-repzo-to-erp")
+DEMO_APP_ID = "65f0c2a1b3c4d5e6f7a8b9c0"
+"""The integration app the demo's logs belong to: the one config.example.yaml names."""
 
 
 @dataclass
@@ -64,6 +66,7 @@ class Demo:
         text = text.replace("${REPZO_BASE_URL:-http://127.0.0.1:8766}", self.repzo.url)
         text = text.replace("${ERP_BASE_URL:-http://127.0.0.1:8765}", self.erp.url)
         text = text.replace("path: ./exports", f"path: {self.folder / 'exports'}")
+        text = text.replace(f"# integration_app: {DEMO_APP_ID}", f"integration_app: {DEMO_APP_ID}")
         text = re.sub(r"(?m)^(\s*)level: INFO(\s*#.*)?$", r"\1level: WARNING\2", text)
         self.config_path.write_text(text, encoding="utf-8")
         (self.folder / "exports").mkdir(exist_ok=True)
@@ -232,6 +235,17 @@ def run(folder: Path, console: Console, *, customers: int = 300, items: int = 12
         erp.clock.set_offset(-HOUR_MS)  # the ERP's master data was there before today
         erp.seed(customers=customers, items=items, vans=3, invoices=0, credit_notes=0, payments=0)
         erp.clock.set_offset(0)
+        repzo.insert(
+            "integration-app",
+            [
+                {
+                    "_id": DEMO_APP_ID,
+                    "name": "repzo-sync demo",
+                    "available_app": {"_id": "65f0c2a1b3c4d5e6f7a8b9c1", "name": "repzo-sync"},
+                    "company_namespace": ["demo"],
+                }
+            ],
+        )
         config = demo.write_config()
         say(f"[bold]repzo-sync demo[/]  (sandbox Repzo at {repzo.url}, ERP stub at {erp.url})")
         say(f"Configuration: {demo.config_path} (config.example.yaml pointed at the sandboxes)\n")

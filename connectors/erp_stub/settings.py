@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AnyHttpUrl, SecretStr
+from pydantic import AnyHttpUrl, Field, SecretStr
 
 from syncer.config.models import ConnectorSettings, HttpConnectorSettings
 
@@ -15,3 +15,5 @@ class ErpStubSettings(HttpConnectorSettings, ConnectorSettings):
     username: str
     password: SecretStr
     """Basic-auth password of the ERP's API user."""
+    page_size: int = Field(default=100, ge=1, le=1000)
+    """Records asked for per list request (the stub answers at most 1000)."""

@@ -26,3 +26,12 @@ class RepzoSettings(HttpConnectorSettings, ConnectorSettings):
     """Records requested per list page."""
     write_logs: bool = True
     """Write an integration command log per flow run and an action log per pushed document."""
+
+    def notes(self) -> list[str]:
+        if self.write_logs and not self.integration_app:
+            return [
+                "integration command and action logs are not written: integration_app is not "
+                "set. Set it to the _id of the integration app the logs belong to (Repzo lists "
+                "the apps at GET /integration-app), or write_logs: false"
+            ]
+        return []

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import AnyUrl, BaseModel, SecretStr
 
 from syncer.config.models import SyncerConfig
-from syncer.config.types import format_duration
+from syncer.config.types import DeleteLimit, format_duration
 from syncer.logs import MASK
 from syncer.state.engine import display_url
 
@@ -36,4 +36,6 @@ def _plain(value: Any, reveal: bool) -> Any:
         return format_duration(value)
     if isinstance(value, PurePath | AnyUrl):
         return str(value)
+    if isinstance(value, DeleteLimit):
+        return value.as_config()
     return value

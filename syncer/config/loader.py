@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy.engine import make_url
 
 from syncer import plugins
 from syncer.config.models import ConnectorSettings, SyncerConfig
@@ -69,13 +70,48 @@ def validate_document(doc: YamlDocument) -> SyncerConfig | None:
     )
     if doc.issues or config is None or connectors is None:
         return None
-    config = config.model_copy(update={"connectors": connectors})
-    config._source = doc.file
+    config = _resolve_paths(config.model_copy(update={"connectors": connectors}), doc.file)
     # Imported here: the mapping layer builds on the configuration models.
-    from syncer.mapping.binding import bind_flows
+    from syncer.mapping.binding import bind_flows, check_template_settings, settle_streams
 
-    bind_flows(config, doc)
+    bindings = bind_flows(config, doc)
+    config = settle_streams(config, bindings, doc)
+    config._source = doc.file
+    check_template_settings(config, bindings, doc)
     return None if doc.issues else config
+
+
+def _resolve_paths(config: SyncerConfig, source: str) -> SyncerConfig:
+    """Relative paths in the file mean relative to the file, wherever syncer runs from (cron
+    starts it in another folder): the state store's SQLite file and every path a connector
+    setting holds (a CSV folder). Mapping paths are resolved where they are used."""
+    config._source = source
+    base = Path(source).resolve().parent
+    url = make_url(config.state.url)
+    database = url.database
+    state = config.state
+    if (
+        url.get_backend_name() == "sqlite"
+        and database
+        and database != ":memory:"
+        and not database.startswith("file:")
+        and not Path(database).is_absolute()
+    ):
+        resolved = url.set(database=str(base / database))
+        state = state.model_copy(update={"url": resolved.render_as_string(hide_password=False)})
+    connectors = {
+        name: settings.model_copy(
+            update={
+                field: base / value
+                for field in type(settings).model_fields
+                if isinstance(value := getattr(settings, field), Path) and not value.is_absolute()
+            }
+        )
+        for name, settings in config.connectors.items()
+    }
+    resolved_config = config.model_copy(update={"state": state, "connectors": connectors})
+    resolved_config._source = source
+    return resolved_config
 
 
 def _validate_connectors(doc: YamlDocument, raw: Any) -> dict[str, ConnectorSettings] | None:

@@ -7,6 +7,7 @@ unknown key is always an error, so a typo never silently does nothing.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -87,15 +88,47 @@ class HttpConnectorSettings(StrictModel):
     timeout: Duration = timedelta(seconds=60)
     """Per-request timeout (connect, read and write each)."""
     max_retry_wait: Duration = timedelta(minutes=10)
-    """Total time a call may spend waiting between retries before the run stops cleanly."""
+    """Total time a flow run may spend waiting to retry requests to this system, all its calls
+    together, before it stops cleanly (outside a run, such as a check: each call's limit)."""
+    max_connect_wait: Duration = timedelta(seconds=30)
+    """How long the system may stay unreachable (connection refused, unknown host, connect
+    timeout) before the run gives up; any answer from the system starts the count again."""
     write_concurrency: int = Field(default=8, ge=1, le=64)
     """Writes in flight at once (most APIs have no bulk endpoint: one request per record)."""
 
+    @field_validator("max_connect_wait")
+    @classmethod
+    def _some_time_to_connect(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("expected a duration above zero, such as 30s")
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class StreamConflict:
+    """A stream setting of a connector that its mapping contradicts."""
+
+    setting: str
+    """The key under ``connectors.<name>.streams.<stream>``."""
+    value: str
+    mapping_key: str
+    """The key of the mapping file that says otherwise."""
+    mapping_value: str
+
 
 class ConnectorSettings(StrictModel):
-    """Base of every connector type's settings. ``type`` picks the connector implementation."""
+    """Base of every connector type's settings. ``type`` picks the connector implementation.
+
+    A connector type whose streams are laid out by its settings (a CSV file's key column) may
+    define ``adopt_mapping(stream, *, key, cursor) -> (settings, [StreamConflict])``: the
+    loader calls it for every stream a flow maps, so the mapping fills what the settings leave
+    open and a contradiction is reported with both places."""
 
     type: str
+
+    def notes(self) -> list[str]:
+        """Things worth telling whoever runs ``syncer check`` about these settings."""
+        return []
 
 
 class StreamRef(StrictModel):

@@ -91,8 +91,12 @@ class DeleteLimit:
         return deleting <= self.share * present
 
     def __str__(self) -> str:
+        return str(self.as_config())
+
+    def as_config(self) -> int | str:
+        """As a configuration file writes it: ``50`` or ``"10%"``."""
         if self.count is not None:
-            return str(self.count)
+            return self.count
         assert self.share is not None
         return f"{self.share * 100:g}%"
 
@@ -120,7 +124,7 @@ def parse_delete_limit(value: Any) -> DeleteLimit:
 MaxDelete = Annotated[
     DeleteLimit,
     BeforeValidator(parse_delete_limit),
-    PlainSerializer(str, return_type=str),
-    WithJsonSchema({"type": "string", "examples": ["10%", "50"]}),
+    PlainSerializer(DeleteLimit.as_config, return_type=int | str),
+    WithJsonSchema({"examples": ["10%", 50]}),
 ]
 """A limit on deletes written as a share (``10%``) or a count (``50``)."""

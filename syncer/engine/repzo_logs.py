@@ -46,11 +46,22 @@ class RunLogs:
 
     @classmethod
     def for_flow(cls, context: EngineContext, flow: FlowConfig, run_id: str) -> RunLogs:
-        """The Repzo side of the flow keeps the logs (the target when both are Repzo)."""
+        """The Repzo side of the flow keeps the logs (the target when both are Repzo). A log
+        belongs to an integration app: without ``integration_app`` nothing is written (a log
+        with no app is one Repzo shows nowhere), and the run says so once."""
         for name in (flow.target.connector, flow.source.connector):
             settings = context.config.connectors[name]
-            if settings.type == "repzo" and getattr(settings, "write_logs", True):
-                return cls(context, flow, run_id, name)
+            if settings.type != "repzo" or not getattr(settings, "write_logs", True):
+                continue
+            if not getattr(settings, "integration_app", None):
+                log.warning(
+                    "Repzo integration logs are not written: set "
+                    f"connectors.{name}.integration_app to the _id of the integration app "
+                    "they belong to, or write_logs: false to silence this",
+                    connector=name,
+                )
+                continue
+            return cls(context, flow, run_id, name)
         return cls(context, flow, run_id, None)
 
     async def _identity(self) -> AppIdentity:

@@ -439,6 +439,21 @@ class CompiledMapping:
                 path.set(out, extras[path.text])
         return out
 
+    def templates(self) -> list[Template]:
+        """Every template this mapping writes: identity keys and templated constants."""
+        found = [template for _, template in self.identity]
+
+        def collect(value: Any) -> None:
+            if isinstance(value, str) and "{" in value:
+                found.append(Template(value))
+            elif isinstance(value, list):
+                for item in value:
+                    collect(item)
+
+        for _, constant in self.constants:
+            collect(constant)
+        return found
+
     def lookup(
         self, values: Mapping[str, Any], context: MappingContext, canonical_id: str | None = None
     ) -> tuple[str, str] | None:

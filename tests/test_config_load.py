@@ -91,15 +91,19 @@ def test_environment_interpolation(write_config):
         """
     )
     config = load_config(path, env={"DROP_DIR": "/data", "DELIM": ""})
-    assert config.state.url == "sqlite:///fallback.db"
+    folder = path.resolve().parent  # relative paths are relative to the configuration file
+    assert config.state.url == f"sqlite:///{folder / 'fallback.db'}"
     assert str(config.connectors["drop"].path) == "/data/out"  # type: ignore[attr-defined]
     assert config.connectors["drop"].delimiter == ";"  # type: ignore[attr-defined]  # empty -> default
-    assert str(config.connectors["price"].path) == "costs$and${NOT_A_VAR}"  # type: ignore[attr-defined]
+    price = config.connectors["price"].path  # type: ignore[attr-defined]
+    assert price == folder / "costs$and${NOT_A_VAR}"
 
 
 def test_defaults_for_an_almost_empty_file(write_config):
-    config = load_config(write_config("logging: {level: debug}\n"), env={})
-    assert config.state.url == "sqlite:///syncer.db"
+    path = write_config("logging: {level: debug}\n")
+    config = load_config(path, env={})
+    # Next to the configuration, wherever syncer is started from (cron starts it in /).
+    assert config.state.url == f"sqlite:///{path.resolve().parent / 'syncer.db'}"
     assert config.logging.level == "DEBUG"
     assert config.daemon.port == 8787
     assert config.flows == [] and config.connectors == {}

@@ -37,7 +37,10 @@ class World:
     folder: Path
     store_url: str
 
-    def config(self, flows: str, extra: str = "") -> SyncerConfig:
+    def config(self, flows: str, extra: str = "", *, page_size: int | None = None) -> SyncerConfig:
+        """``page_size``: records per list request of both HTTP connectors (for tests that
+        need several pages)."""
+        paging = f", page_size: {page_size}" if page_size else ""
         path = self.folder / "syncer.yaml"
         path.write_text(
             textwrap.dedent(
@@ -45,12 +48,11 @@ class World:
                 state: {{url: "{self.store_url}"}}
                 connectors:
                   repzo:
-                    {{type: repzo, base_url: "{self.repzo.url}", api_key: {KEY}, namespace: demo}}
+                    {{type: repzo, base_url: "{self.repzo.url}", api_key: {KEY},
+                      namespace: demo{paging}}}
                   erp:
-                    type: erp_stub
-                    base_url: "{self.erp.url}"
-                    username: {USER}
-                    password: {PASSWORD}
+                    {{type: erp_stub, base_url: "{self.erp.url}", username: {USER},
+                      password: {PASSWORD}{paging}}}
                   drop:
                     type: csv
                     path: "{self.folder / "drop"}"

@@ -97,7 +97,7 @@ class Syncer:
 
     def __init__(self, world: World) -> None:
         self.world = world
-        world.config(FLOWS, extra="logging: {level: WARNING}\n")
+        world.config(FLOWS, extra="logging: {level: WARNING}\n", page_size=BATCH)
         self.config = world.folder / "syncer.yaml"
         self.child: subprocess.Popen[bytes] | None = None
         self.started = 0

@@ -117,13 +117,7 @@ def test_a_second_sync_of_a_busy_flow_stands_aside(world, runner):
 def test_a_run_whose_lease_is_taken_over_stops_without_committing(world, monkeypatch):
     world.erp.seed(customers=30, **SMALL)
     world.erp.clock.freeze(T0_MS)
-    config = world.config(
-        CUSTOMER_FLOWS.replace(
-            "  target: {connector: repzo, stream: client}\n",
-            "  target: {connector: repzo, stream: client}\n  batch_size: 10\n",
-            1,
-        )
-    )
+    config = world.config(CUSTOMER_FLOWS, page_size=10)
     world.sync(config, "price-lists")
     store = store_for(world.store_url)
     pages = []

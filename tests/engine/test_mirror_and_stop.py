@@ -12,6 +12,8 @@ import time
 
 import pytest
 
+from syncer.cli import app
+from syncer.config import load_config
 from syncer.state.models import Run
 from tests.engine.conftest import T0_MS, World, store_for
 
@@ -37,7 +39,7 @@ def clients(world: World) -> dict[str, dict]:
 def test_mirror_disables_what_a_complete_listing_no_longer_has(world):
     drop = world.folder / "drop" / "customers.csv"
     drop.write_text(rows(["C-001", "C-002", "C-003", "C-004", "C-005"]), encoding="utf-8")
-    config = world.config(MIRROR)
+    config = world.config(MIRROR + "  mirror: {max_delete: 50%}\n")
     [first] = world.sync(config, "customers-csv-to-repzo")
     assert first.counts.created == 5
     assert not any(c["disabled"] for c in clients(world).values())
@@ -73,6 +75,113 @@ def test_mirror_never_disables_after_a_partial_listing(world):
     assert not any(c["disabled"] for c in clients(world).values())
 
 
+def mirrored(world: World, codes: list[str], extra: str = "") -> str:
+    """A first mirror run over ``codes``; returns the configuration's path."""
+    (world.folder / "drop" / "customers.csv").write_text(rows(codes), encoding="utf-8")
+    world.config(MIRROR + extra)
+    path = str(world.folder / "syncer.yaml")
+    [first] = world.sync(load_config(path), "customers-csv-to-repzo")
+    assert first.counts.created == len(codes)
+    world.tick()
+    return path
+
+
+def test_a_missing_folder_is_a_failed_read_that_disables_nothing(world, runner):
+    path = mirrored(world, ["C-001", "C-002"])
+    folder = world.folder / "drop"
+    folder.rename(world.folder / "drop-unmounted")  # what an unmounted share looks like
+    result = runner.invoke(app, ["sync", "customers-csv-to-repzo", "-c", path])
+    assert result.exit_code == 3, result.output
+    assert f"the folder {folder} does not exist" in result.stderr
+    assert not any(c["disabled"] for c in clients(world).values())
+
+    (world.folder / "drop-unmounted").rename(folder)
+    world.tick()
+    [back] = world.sync(load_config(path), "customers-csv-to-repzo")
+    assert back.status == "succeeded" and back.counts.deleted == 0
+    assert not any(c["disabled"] for c in clients(world).values())
+
+
+def test_a_missing_file_is_a_failed_read(world, runner):
+    path = mirrored(world, ["C-001", "C-002"])
+    (world.folder / "drop" / "customers.csv").unlink()
+    result = runner.invoke(app, ["sync", "customers-csv-to-repzo", "-c", path])
+    assert result.exit_code == 3
+    assert "customers.csv does not exist in" in result.stderr
+    assert not any(c["disabled"] for c in clients(world).values())
+
+
+def test_an_emptied_source_disables_nothing_unless_a_person_says_so(world, runner):
+    path = mirrored(world, ["C-001", "C-002"])
+    (world.folder / "drop" / "customers.csv").write_text(HEADER, encoding="utf-8")
+    result = runner.invoke(app, ["sync", "customers-csv-to-repzo", "-c", path])
+    assert result.exit_code == 3
+    assert "the complete listing of drop.customers is empty, but 2 records were there" in (
+        result.stderr
+    )
+    assert "--allow-mass-delete" in result.stderr
+    assert not any(c["disabled"] for c in clients(world).values())
+
+    allowed = runner.invoke(
+        app, ["sync", "customers-csv-to-repzo", "--allow-mass-delete", "-c", path]
+    )
+    assert allowed.exit_code == 0, allowed.output
+    assert all(c["disabled"] for c in clients(world).values())
+
+
+def test_mirror_stops_before_disabling_more_than_max_delete(world, runner):
+    codes = [f"C-{n:03d}" for n in range(1, 11)]
+    path = mirrored(world, codes)
+    (world.folder / "drop" / "customers.csv").write_text(rows(codes[:8]), encoding="utf-8")
+    result = runner.invoke(app, ["sync", "customers-csv-to-repzo", "-c", path])
+    assert result.exit_code == 3
+    assert (
+        "mirror would disable 2 of the 10 records of drop.customers in repzo.client, more "
+        "than mirror.max_delete (10%) allows" in result.stderr
+    )
+    assert not any(c["disabled"] for c in clients(world).values())
+    allowed = runner.invoke(
+        app,
+        [
+            "--log-format",
+            "json",
+            "sync",
+            "customers-csv-to-repzo",
+            "--allow-mass-delete",
+            "-c",
+            path,
+        ],
+    )
+    assert allowed.exit_code == 0, allowed.output
+    assert "going ahead as --allow-mass-delete asks" in allowed.output
+    assert {code for code, c in clients(world).items() if c["disabled"]} == {"C-009", "C-010"}
+
+
+def test_a_record_disabled_by_mirror_is_enabled_when_it_comes_back(world):
+    path = mirrored(world, ["C-001", "C-002"], "  mirror: {max_delete: 100%}\n")
+    drop = world.folder / "drop" / "customers.csv"
+    drop.write_text(rows(["C-001"]), encoding="utf-8")
+    [gone] = world.sync(load_config(path), "customers-csv-to-repzo")
+    assert gone.counts.deleted == 1 and clients(world)["C-002"]["disabled"] is True
+    world.tick()
+    drop.write_text(rows(["C-001", "C-002"]), encoding="utf-8")
+    [back] = world.sync(load_config(path), "customers-csv-to-repzo")
+    assert back.counts.updated == 1
+    assert not any(c["disabled"] for c in clients(world).values())
+    world.tick()
+    [again] = world.sync(load_config(path), "customers-csv-to-repzo")
+    assert again.counts.updated == again.counts.deleted == 0  # settled
+
+
+def test_a_listing_with_an_unreadable_row_disables_nothing(world):
+    path = mirrored(world, ["C-001", "C-002", "C-003"], "  mirror: {max_delete: 100%}\n")
+    text = rows(["C-001", "C-002", "C-003"]).replace("C-002,Customer", 'C-002,"Customer', 1)
+    (world.folder / "drop" / "customers.csv").write_text(text, encoding="utf-8")
+    [run] = world.sync(load_config(path), "customers-csv-to-repzo")
+    assert run.status == "partial" and run.counts.deleted == 0  # C-002 and C-003 are unreadable
+    assert not any(c["disabled"] for c in clients(world).values())
+
+
 @pytest.mark.slow
 def test_sigterm_finishes_the_page_commits_and_exits_0(world):
     world.erp.seed(customers=1500, items=0, vans=0, invoices=0, credit_notes=0, payments=0)
@@ -85,9 +194,8 @@ def test_sigterm_finishes_the_page_commits_and_exits_0(world):
 - name: customers-erp-to-repzo
   source: {connector: erp, stream: customers}
   target: {connector: repzo, stream: client}
-  batch_size: 100
 """
-    world.config(config_text)
+    world.config(config_text, page_size=100)
     path = str(world.folder / "syncer.yaml")
     child = subprocess.Popen(
         [sys.executable, "-m", "syncer", "--log-format", "json", "sync", "--all", "-c", path],

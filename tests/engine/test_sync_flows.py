@@ -215,10 +215,8 @@ def test_records_changed_while_a_scan_pages_arrive_by_the_next_run(world):
         - name: clients-to-csv
           source: {connector: repzo, stream: client}
           target: {connector: drop, stream: customers}
-          batch_size: 100
         """,
-        extra="""
-        """,
+        page_size=100,
     )
     world.repzo.clock.unfreeze()
     world.repzo.clock.set_offset(0)
@@ -244,8 +242,8 @@ def test_a_page_of_one_timestamp_advances_and_the_boundary_is_not_redone(world):
         - name: clients-to-csv
           source: {connector: repzo, stream: client}
           target: {connector: drop, stream: customers}
-          batch_size: 100
-        """
+        """,
+        page_size=100,
     )
     [first] = world.sync(config, "clients-to-csv")
     assert first.counts.created == 450  # five pages, all one timestamp: the keyset still advances

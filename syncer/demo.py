@@ -58,14 +58,11 @@ class Demo:
         return self.folder / "syncer.yaml"
 
     def write_config(self) -> SyncerConfig:
-        """config.example.yaml, pointed at this demo's sandboxes and folder."""
+        """config.example.yaml, pointed at this demo's sandboxes and integration app. Written
+        into the demo's folder, its relative paths (the state store, the exports) land there."""
         text = EXAMPLE.read_text(encoding="utf-8")
-        text = text.replace(
-            "${SYNCER_STATE_URL:-sqlite:///syncer.db}", f"sqlite:///{self.folder / 'syncer.db'}"
-        )
         text = text.replace("${REPZO_BASE_URL:-http://127.0.0.1:8766}", self.repzo.url)
         text = text.replace("${ERP_BASE_URL:-http://127.0.0.1:8765}", self.erp.url)
-        text = text.replace("path: ./exports", f"path: {self.folder / 'exports'}")
         text = text.replace(f"# integration_app: {DEMO_APP_ID}", f"integration_app: {DEMO_APP_ID}")
         text = re.sub(r"(?m)^(\s*)level: INFO(\s*#.*)?$", r"\1level: WARNING\2", text)
         self.config_path.write_text(text, encoding="utf-8")

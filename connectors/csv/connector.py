@@ -204,7 +204,9 @@ class CsvConnector:
         if not self.folder.is_dir():
             what = "is not a folder" if self.folder.exists() else "does not exist"
             raise FatalRemoteError(
-                f"the folder {self.folder} {what}; is the share mounted, and is `path` right?",
+                f"the folder {self.folder} {what}: create it if it is new, or check that the "
+                "share is mounted and `path` is right (syncer never takes a missing folder for "
+                "an empty one)",
                 system=self.name,
                 path=str(self.folder),
             )

@@ -30,6 +30,14 @@ T0_MS = 1_796_000_000_000
 """Both sandboxes' clocks start here, an hour after their seed data."""
 
 
+EXPORT_FLOW = """
+- name: clients-to-csv
+  source: {connector: repzo, stream: client}
+  target: {connector: drop, stream: customers}
+"""
+"""Repzo clients to a CSV drop: the one-way export users start with."""
+
+
 @dataclass
 class World:
     repzo: RepzoSandbox
@@ -66,6 +74,30 @@ class World:
             encoding="utf-8",
         )
         return load_config(path)
+
+    def user_config(
+        self,
+        flows: str = EXPORT_FLOW,
+        *,
+        repzo: str = "namespace: acme",
+        drop: str = "{type: csv, path: ./exports}",
+        name: str = "user.yaml",
+    ) -> str:
+        """The short configuration a user writes from the README: this world's store and
+        Repzo (plus ``repzo`` settings), a CSV connector ``drop`` and ``flows``, with relative
+        paths. Returns the file's path; ``./exports`` exists."""
+        (self.folder / "exports").mkdir(exist_ok=True)
+        path = self.folder / name
+        path.write_text(
+            f'state: {{url: "{self.store_url}"}}\n'
+            "connectors:\n"
+            f'  repzo: {{type: repzo, base_url: "{self.repzo.url}", api_key: {KEY}'
+            f"{', ' + repzo if repzo else ''}}}\n"
+            f"  drop: {drop}\n"
+            f"flows:\n{textwrap.dedent(flows).strip(chr(10))}\n",
+            encoding="utf-8",
+        )
+        return str(path)
 
     def tick(self, seconds: float = 10) -> None:
         """Move both systems' clocks forward (past the safety margin of the last scan)."""

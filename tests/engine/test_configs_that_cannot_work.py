@@ -7,74 +7,32 @@ from __future__ import annotations
 from pathlib import Path
 
 from syncer.cli import app
-from tests.engine.conftest import KEY, T0_MS, World
-
-
-def write(world: World, body: str, name: str = "syncer.yaml") -> str:
-    path = world.folder / name
-    path.write_text(body, encoding="utf-8")
-    return str(path)
+from tests.engine.conftest import EXPORT_FLOW, KEY, T0_MS
 
 
 def test_a_csv_key_that_contradicts_the_mapping_names_both_places(world, runner):
-    path = write(
-        world,
-        f"""
-state: {{url: "{world.store_url}"}}
-connectors:
-  repzo: {{type: repzo, base_url: "{world.repzo.url}", api_key: {KEY}, namespace: acme}}
-  drop:
-    type: csv
-    path: ./drop
-    streams:
-      customers: {{key: id}}
-flows:
-  - name: clients-to-csv
-    source: {{connector: repzo, stream: client}}
-    target: {{connector: drop, stream: customers}}
-""",
-    )
+    path = world.user_config(drop="{type: csv, path: ./exports, streams: {customers: {key: id}}}")
     result = runner.invoke(app, ["check", "--offline", "-c", path])
     assert result.exit_code == 2
-    assert "syncer.yaml:9: connectors.drop.streams.customers.key: is 'id', but the mapping" in (
+    assert "user.yaml:4: connectors.drop.streams.customers.key: is 'id', but the mapping" in (
         result.stderr
     )
     assert "mappings/csv/customers.yaml:5 says key: 'code'" in result.stderr
 
 
 def test_a_key_template_that_needs_an_unset_namespace_is_refused(world, runner):
-    path = write(
-        world,
-        f"""
-state: {{url: "{world.store_url}"}}
-connectors:
-  repzo: {{type: repzo, base_url: "{world.repzo.url}", api_key: {KEY}}}
-  drop: {{type: csv, path: ./drop}}
-flows:
-  - name: customers-to-repzo
-    source: {{connector: drop, stream: customers}}
-    target: {{connector: repzo, stream: client}}
-""",
-    )
+    into_repzo = """
+- name: customers-to-repzo
+  source: {connector: drop, stream: customers}
+  target: {connector: repzo, stream: client}
+"""
+    path = world.user_config(into_repzo, repzo="")
     result = runner.invoke(app, ["sync", "customers-to-repzo", "-c", path])
     assert result.exit_code == 2
     assert "connectors.repzo.namespace: required by flow 'customers-to-repzo'" in result.stderr
     assert "'{namespace}_{code}'" in result.stderr
     # A one-way export from Repzo needs no namespace: nothing is written to Repzo.
-    export = write(
-        world,
-        f"""
-state: {{url: "{world.store_url}"}}
-connectors:
-  repzo: {{type: repzo, base_url: "{world.repzo.url}", api_key: {KEY}}}
-  drop: {{type: csv, path: ./drop}}
-flows:
-  - name: clients-to-csv
-    source: {{connector: repzo, stream: client}}
-    target: {{connector: drop, stream: customers}}
-""",
-        "export.yaml",
-    )
+    export = world.user_config(repzo="", name="export.yaml")
     assert runner.invoke(app, ["check", "--offline", "-c", export]).exit_code == 0
 
 
@@ -109,21 +67,8 @@ flows:
 
 def test_the_connectors_page_size_is_the_size_of_a_page(world, runner):
     world.repzo.seed("client", 120, updated_at=T0_MS - 60_000)
-    (world.folder / "exports").mkdir()
-    path = write(
-        world,
-        f"""
-state: {{url: "{world.store_url}"}}
-connectors:
-  repzo:
-    {{type: repzo, base_url: "{world.repzo.url}", api_key: {KEY}, namespace: acme, page_size: 50}}
-  drop: {{type: csv, path: ./exports}}
-flows:
-  - name: clients-to-csv
-    source: {{connector: repzo, stream: client}}
-    target: {{connector: drop, stream: customers}}
-    batch_size: 7
-""",
+    path = world.user_config(
+        EXPORT_FLOW + "  batch_size: 7\n", repzo="namespace: acme, page_size: 50"
     )
     world.repzo.reset_stats()
     result = runner.invoke(app, ["sync", "clients-to-csv", "-c", path])
@@ -139,20 +84,7 @@ def test_a_server_that_caps_page_sizes_still_gives_every_record(world, runner):
     end of a listing is what the server says, never a page shorter than the one asked for."""
     world.repzo.seed("client", 450, updated_at=T0_MS - 60_000)
     world.repzo.set_options(max_per_page=100)
-    (world.folder / "exports").mkdir()
-    path = write(
-        world,
-        f"""
-state: {{url: "{world.store_url}"}}
-connectors:
-  repzo: {{type: repzo, base_url: "{world.repzo.url}", api_key: {KEY}, namespace: acme}}
-  drop: {{type: csv, path: ./exports}}
-flows:
-  - name: clients-to-csv
-    source: {{connector: repzo, stream: client}}
-    target: {{connector: drop, stream: customers}}
-""",
-    )
+    path = world.user_config()
     result = runner.invoke(app, ["sync", "clients-to-csv", "-c", path])
     assert result.exit_code == 0, result.output
     rows = (Path(world.folder) / "exports" / "customers.csv").read_text(encoding="utf-8-sig")

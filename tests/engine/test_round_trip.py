@@ -8,38 +8,23 @@ import csv
 import re
 
 from syncer.cli import app
-from tests.engine.conftest import KEY, T0_MS, World
+from tests.engine.conftest import EXPORT_FLOW, T0_MS
 
 PAST = "2026-11-30T00:00:00.000Z"
 
 
-def pair_config(world: World) -> str:
-    (world.folder / "exports").mkdir()
-    path = world.folder / "pair.yaml"
-    path.write_text(
-        f"""
-state: {{url: "{world.store_url}"}}
-connectors:
-  repzo: {{type: repzo, base_url: "{world.repzo.url}", api_key: {KEY}, namespace: demo}}
-  drop:
-    type: csv
-    path: ./exports
-    streams:
-      customers:
-        updated_at: updated_at
-        updated_at_format: "%d/%m/%Y %H:%M"
-        timezone: Asia/Amman
-flows:
-  - name: clients-to-csv
-    source: {{connector: repzo, stream: client}}
-    target: {{connector: drop, stream: customers}}
-  - name: customers-from-csv
-    source: {{connector: drop, stream: customers}}
-    target: {{connector: repzo, stream: client}}
-""",
-        encoding="utf-8",
-    )
-    return str(path)
+PAIR = (
+    EXPORT_FLOW
+    + """
+- name: customers-from-csv
+  source: {connector: drop, stream: customers}
+  target: {connector: repzo, stream: client}
+"""
+)
+DROP = (
+    "{type: csv, path: ./exports, streams: {customers: {updated_at: updated_at, "
+    'updated_at_format: "%d/%m/%Y %H:%M", timezone: Asia/Amman}}}'
+)
 
 
 def test_a_csv_export_reads_back_through_the_reverse_flow(world, runner):
@@ -56,7 +41,7 @@ def test_a_csv_export_reads_back_through_the_reverse_flow(world, runner):
             for n in range(5)
         ],
     )
-    path = pair_config(world)
+    path = world.user_config(PAIR, repzo="namespace: demo", drop=DROP)
     out = runner.invoke(app, ["sync", "clients-to-csv", "-c", path])
     assert out.exit_code == 0, out.output
     with (world.folder / "exports" / "customers.csv").open(encoding="utf-8-sig") as handle:

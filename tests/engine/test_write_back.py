@@ -6,36 +6,15 @@ from __future__ import annotations
 
 import csv
 import json
-from pathlib import Path
 
 import pytest
 
 from syncer.cli import app
 from syncer.errors import ConfigError
 from syncer.state.models import Conflict
-from tests.engine.conftest import CUSTOMER_FLOWS, KEY, T0_MS, World, store_for
+from tests.engine.conftest import CUSTOMER_FLOWS, EXPORT_FLOW, T0_MS, World, store_for
 
 SMALL = {"items": 0, "vans": 0, "invoices": 0, "credit_notes": 0, "payments": 0}
-
-
-def export_config(world: World, extra_flow: str = "") -> Path:
-    """The shortest configuration a user writes from the README for a CSV export."""
-    (world.folder / "exports").mkdir(exist_ok=True)
-    path = world.folder / "export.yaml"
-    path.write_text(
-        f"""
-state: {{url: "{world.store_url}"}}
-connectors:
-  repzo: {{type: repzo, base_url: "{world.repzo.url}", api_key: {KEY}, namespace: acme}}
-  drop: {{type: csv, path: ./exports}}
-flows:
-  - name: clients-to-csv
-    source: {{connector: repzo, stream: client}}
-    target: {{connector: drop, stream: customers}}
-{extra_flow}""",
-        encoding="utf-8",
-    )
-    return path
 
 
 def linked_elsewhere(world: World, count: int) -> dict[str, str]:
@@ -46,9 +25,9 @@ def linked_elsewhere(world: World, count: int) -> dict[str, str]:
 
 def test_a_one_way_export_writes_nothing_to_its_source(world, runner):
     before = linked_elsewhere(world, 300)
-    path = export_config(world)
+    path = world.user_config()
     world.repzo.reset_stats()
-    result = runner.invoke(app, ["sync", "clients-to-csv", "-c", str(path)])
+    result = runner.invoke(app, ["sync", "clients-to-csv", "-c", path])
     assert result.exit_code == 0, result.output
     assert world.repzo.stats().writes() == 0  # not one request that changes anything
     after = {c["_id"]: json.dumps(c, sort_keys=True) for c in world.repzo.documents("client")}
@@ -56,7 +35,7 @@ def test_a_one_way_export_writes_nothing_to_its_source(world, runner):
     with (world.folder / "exports" / "customers.csv").open(encoding="utf-8-sig") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 300 and rows[0]["code"].startswith("C")
-    check = runner.invoke(app, ["check", "--offline", "-c", str(path)])
+    check = runner.invoke(app, ["check", "--offline", "-c", path])
     assert check.exit_code == 0, check.output
     assert (
         "clients-to-csv: writes keys back to repzo.client: no, because drop.customers keeps each "
@@ -70,11 +49,9 @@ def test_write_back_true_on_an_export_links_and_still_overwrites_nothing(world, 
         "client",
         [{"name": "Field Shop", "client_code": "F-1", "updatedAt": "2026-11-30T00:00:00.000Z"}],
     )[0]
-    path = export_config(world)
-    text = path.read_text(encoding="utf-8")
-    path.write_text(text + "    write_back: true\n", encoding="utf-8")
+    path = world.user_config(EXPORT_FLOW + "  write_back: true\n")
     world.repzo.reset_stats()
-    result = runner.invoke(app, ["sync", "clients-to-csv", "-c", str(path)])
+    result = runner.invoke(app, ["sync", "clients-to-csv", "-c", path])
     assert result.exit_code == 0, result.output
     # The one client without a key got ours; the three linked by another integration kept
     # theirs and are conflicts for a person, with both keys.
@@ -83,7 +60,7 @@ def test_write_back_true_on_an_export_links_and_still_overwrites_nothing(world, 
     assert clients[fresh]["integration_meta"]["id"] == "acme_F-1"
     others = [c for c in clients.values() if c["_id"] != fresh]
     assert all(c["integration_meta"]["id"].startswith("demo_") for c in others)
-    listed = json.loads(runner.invoke(app, ["conflicts", "list", "--json", "-c", str(path)]).stdout)
+    listed = json.loads(runner.invoke(app, ["conflicts", "list", "--json", "-c", path]).stdout)
     assert len(listed) == 3
     sample = listed[0]
     keys = sample["fields"]["integration_meta.id"]
@@ -92,13 +69,13 @@ def test_write_back_true_on_an_export_links_and_still_overwrites_nothing(world, 
 
     # A person takes syncer's key for one of them: only then is it written.
     taken = runner.invoke(
-        app, ["conflicts", "resolve", str(sample["id"]), "--take", "drop", "-c", str(path)]
+        app, ["conflicts", "resolve", str(sample["id"]), "--take", "drop", "-c", path]
     )
     assert taken.exit_code == 0, taken.output
     record = sample["records"]["repzo"]
     assert world.repzo.get_document("client", record)["integration_meta"]["id"] == keys["drop"]
     kept = runner.invoke(
-        app, ["conflicts", "resolve", str(listed[1]["id"]), "--take", "repzo", "-c", str(path)]
+        app, ["conflicts", "resolve", str(listed[1]["id"]), "--take", "repzo", "-c", path]
     )
     assert kept.exit_code == 0, kept.output
     other = listed[1]["records"]["repzo"]

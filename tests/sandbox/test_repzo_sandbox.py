@@ -14,24 +14,12 @@ import pytest
 
 from connectors.repzo.registry import load_registry
 from connectors.repzo.sandbox import FaultRule, RepzoSandbox
+from tests.sandbox.conftest import KEY
 
-KEY = "test-key"
 ISO_MS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 T0 = 1_790_000_000_000  # 2026-09-21T14:13:20.000Z, a fixed instant for frozen-clock tests
 T0_ISO = "2026-09-21T14:13:20.000Z"
 REGISTRY = load_registry()
-
-
-@pytest.fixture
-def sandbox():
-    with RepzoSandbox(api_key=KEY) as server:
-        yield server
-
-
-@pytest.fixture
-def client(sandbox):
-    with httpx.Client(base_url=sandbox.url, headers={"api-key": KEY}, timeout=10) as http:
-        yield http
 
 
 def first_resource(predicate):

@@ -4,23 +4,11 @@ field values, at distinct instants, and commits that land late (stamped before t
 from __future__ import annotations
 
 import httpx
-import pytest
 
-from connectors.repzo.sandbox import PagingMutation, RepzoSandbox
+from connectors.repzo.sandbox import PagingMutation
 from connectors.sandboxkit.clock import iso_ms
-from tests.sandbox.test_repzo_sandbox import KEY, T0, read_all_by_keyset
-
-
-@pytest.fixture
-def sandbox():
-    with RepzoSandbox(api_key=KEY) as server:
-        yield server
-
-
-@pytest.fixture
-def client(sandbox):
-    with httpx.Client(base_url=sandbox.url, headers={"api-key": KEY}, timeout=10) as http:
-        yield http
+from tests.sandbox.conftest import KEY
+from tests.sandbox.test_repzo_sandbox import T0, read_all_by_keyset
 
 
 def window(client, since_ms, until_ms):

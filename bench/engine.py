@@ -140,9 +140,9 @@ def write_config(folder: Path, systems: Systems, batch: int, *, lookback: str = 
             logging: {{level: WARNING}}
             connectors:
               repzo: {{type: repzo, base_url: "{systems.repzo_url}", api_key: {KEY},
-                       namespace: demo}}
+                       namespace: demo, page_size: {batch}}}
               erp: {{type: erp_stub, base_url: "{systems.erp_url}", username: {ERP_USER},
-                     password: {ERP_PASSWORD}}}
+                     password: {ERP_PASSWORD}, page_size: {batch}}}
               drop: {{type: csv, path: "{folder / "drop"}", streams: {{customers: {{key: code}}}}}}
             flows:
               - name: price-lists
@@ -331,7 +331,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=50_000)
     parser.add_argument("--clients", type=int, default=100_000)
-    parser.add_argument("--batch", type=int, default=200, help="flows' batch_size")
+    parser.add_argument(
+        "--batch", type=int, default=200, help="flows' batch_size and connectors' page_size"
+    )
     parser.add_argument("--runs", type=int, default=1)
     args = parser.parse_args()
 

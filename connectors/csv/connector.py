@@ -258,6 +258,7 @@ class CsvConnector:
                 yield item
 
     def _rows(self, path: Path, options: CsvStreamSettings) -> Iterator[Record | RejectedRecord]:
+        name, key = path.name, options.key_column
         try:
             for item in read_rows(
                 path,
@@ -266,18 +267,19 @@ class CsvConnector:
                 header=options.header,
                 columns=options.columns,
             ):
-                where = f"{path.name}:{item.line}"
+                where = f"{name}:{item.line}"
                 if not isinstance(item, Row):
                     yield RejectedRecord(
                         where, item.reason, item.column, item.cells, delimited=item.delimited
                     )
                     continue
-                record = _cells_to_record(item.values)
-                if record.get(options.key_column) is None:
+                # An empty cell is a null: CSV has no other way to write one (inlined: per row).
+                record: Record = {column: value or None for column, value in item.values.items()}
+                if record.get(key) is None:
                     yield RejectedRecord(
                         where,
-                        f"the key column {options.key_column!r} is empty or missing",
-                        options.key_column,
+                        f"the key column {key!r} is empty or missing",
+                        key,
                         item.values,
                     )
                     continue

@@ -135,11 +135,12 @@ def read_rows(
                     names = _header(path, start, cells)
                     continue
                 names = list(columns or [])
-            damage = _undelimited(lines, start, consumed, len(cells), len(names))
-            if damage is not None:
-                yield BadRow(start, damage, None, _clip(cells), delimited=False)
-                continue
-            if lines.bad & set(range(start, consumed + 1)):
+            if consumed != start:  # a row over several lines: a quoted line break, or damage
+                damage = _undelimited(lines, start, consumed, len(cells), len(names))
+                if damage is not None:
+                    yield BadRow(start, damage, None, _clip(cells), delimited=False)
+                    continue
+            if lines.bad and not lines.bad.isdisjoint(range(start, consumed + 1)):
                 yield BadRow(
                     start,
                     f"bytes that are not valid {encoding}",

@@ -108,6 +108,9 @@ class Page:
     """Where to resume after this page; None once the listing is complete (for ``token``
     streams, the position to pass back next time)."""
     rejected: list[RejectedRecord] = field(default_factory=list)
+    total: int | None = None
+    """How many records the whole listing holds, where the system says (Repzo's
+    ``total_result``): a complete listing that yields fewer is short, not complete."""
 
 
 WriteKind = Literal["create", "update", "delete"]

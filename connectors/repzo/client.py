@@ -201,6 +201,7 @@ class RepzoClient:
             extract=extract_records(resource.list_style),
             params=params,
             resource=resource.name,
+            total=_total_result,
         )
 
     async def get(self, resource: Resource, record_id: str) -> Record | None:
@@ -333,6 +334,12 @@ def last_page(body: Any, records: list[Record]) -> bool | None:
     if isinstance(served, int) and not isinstance(served, bool) and served > 0:
         return len(records) < served
     return None
+
+
+def _total_result(body: Any) -> int | None:
+    """``total_result`` of a paged answer: the records the whole (filtered) listing holds."""
+    value = body.get("total_result") if isinstance(body, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _total(body: Any) -> int | None:

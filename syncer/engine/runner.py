@@ -150,6 +150,8 @@ class _Listing:
     rejected_keys: set[str] = field(default_factory=set)
     unidentified: int = 0
     """Records without a usable key: nobody can tell which record they are."""
+    claimed: int | None = None
+    """How many records the source said its complete listing holds, on the first page."""
 
     @property
     def clean(self) -> bool:
@@ -448,6 +450,8 @@ class FlowRun:
         outcome = _PageOutcome()
         delimited = [r for r in page.rejected if r.delimited]
         self.counts.read += len(page.records) + len(delimited)
+        if scan.listing and self.listing.claimed is None:
+            self.listing.claimed = page.total
         self.listing.listed += len(page.records) + len(page.rejected)
         self.listing.rejected += len(page.rejected)
         self.listing.rejected_keys.update(r.key for r in page.rejected)
@@ -1215,6 +1219,19 @@ class FlowRun:
         flow = self.flow
         source = f"{flow.source.connector}.{flow.source.stream}"
         limit = flow.mirror.max_delete
+        claimed = self.listing.claimed
+        if claimed is not None and self.listing.listed < claimed:
+            # Not something --allow-mass-delete should wave through: the listing is short.
+            raise SuspectListing(
+                f"the complete listing of {source} gave {self.listing.listed} records, but "
+                f"{flow.source.connector} said it holds {claimed}: a short listing (a page "
+                "lost or capped) is not a complete one. Nothing was disabled",
+                flow=flow.name,
+                source=source,
+                listed=self.listing.listed,
+                present=present,
+                deleting=deleting,
+            )
         if self.listing.listed == 0 and present > 0:
             problem = (
                 f"the complete listing of {source} is empty, but {present} records were there "

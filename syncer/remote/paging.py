@@ -183,8 +183,10 @@ async def paginate(
     extract: Extract,
     params: Mapping[str, QueryValue] | None = None,
     resource: str | None = None,
+    total: Callable[[Any], int | None] | None = None,
 ) -> AsyncIterator[Page]:
-    """Yield the pages of a listing, one request each, in order."""
+    """Yield the pages of a listing, one request each, in order. ``total`` reads the size of
+    the whole listing from a page's body, where the API says it."""
     base = dict(params or {})
     request: Mapping[str, QueryValue] | None = paginator.first()
     context = RequestContext(
@@ -211,4 +213,8 @@ async def paginate(
             ) from None
         records = paginator.keep(raw)
         request = paginator.advance(response.body, raw)
-        yield Page(records=records, position=paginator.position)
+        yield Page(
+            records=records,
+            position=paginator.position,
+            total=total(response.body) if total is not None else None,
+        )

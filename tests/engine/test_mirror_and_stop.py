@@ -14,6 +14,7 @@ import pytest
 
 from syncer.cli import app
 from syncer.config import load_config
+from syncer.remote import paging
 from syncer.state.models import Run
 from tests.engine.conftest import T0_MS, World, store_for
 
@@ -263,3 +264,35 @@ def test_a_run_whose_process_died_is_closed_as_interrupted_by_the_next(world):
             assert session.get(Run, second.run_id).status == "succeeded"  # type: ignore[union-attr]
     finally:
         store.close()
+
+
+def test_a_listing_shorter_than_the_source_says_disables_nothing(world, monkeypatch):
+    """Repzo says how many records a listing holds (total_result): a complete listing that
+    brings fewer lost a page somewhere, and mirroring it would delete what was on it."""
+    world.repzo.seed("client", 30, updated_at=T0_MS - 60_000)
+    flows = """
+- name: clients-mirror
+  source: {connector: repzo, stream: client}
+  target: {connector: drop, stream: customers}
+  mode: mirror
+  mirror: {max_delete: 100%}
+"""
+    config = world.config(flows, page_size=10)
+    [first] = world.sync(config, "clients-mirror")
+    assert first.counts.created == 30
+    real = paging.KeysetPaginator.advance
+
+    def stop_after_two_pages(self, body, records):  # a server that ends the listing early
+        following = real(self, body, records)
+        return (
+            None if self.after and self.after >= sorted(c["_id"] for c in docs)[19] else following
+        )
+
+    docs = world.repzo.documents("client")
+    monkeypatch.setattr(paging.KeysetPaginator, "advance", stop_after_two_pages)
+    world.tick()
+    [short] = world.sync(config, "clients-mirror")
+    assert short.status == "failed" and short.error_exit == 3
+    assert "gave 20 records, but repzo said it holds 30" in (short.error or "")
+    rows = (world.folder / "drop" / "customers.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert len(rows) == 31  # nothing deleted

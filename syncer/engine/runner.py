@@ -24,7 +24,7 @@ import contextlib
 import os
 import socket
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -409,8 +409,7 @@ class FlowRun:
         at_bound: dict[str, str] = {}
         position: str | None = None
         rejected_before = self.listing.rejected
-        pages = self.source.read(flow.source.stream, scan.request)
-        try:
+        async with self._reading(scan.request) as pages:
             async for page in pages:
                 position = page.position if page.position is not None else position
                 outcome = await self._page(page, scan)
@@ -418,10 +417,6 @@ class FlowRun:
                 if self.stop.is_set():
                     log.info("stopping after this page, as asked")
                     return False, False
-        finally:
-            aclose = getattr(pages, "aclose", None)
-            if aclose is not None:
-                await aclose()
         unreadable = self.listing.rejected - rejected_before
         with self._fenced() as session:
             if self.source_info.from_files:
@@ -445,6 +440,18 @@ class FlowRun:
                 at_bound,
             )
         return True, True
+
+    @contextlib.asynccontextmanager
+    async def _reading(self, request: ReadRequest) -> AsyncIterator[AsyncIterator[Page]]:
+        """The source's pages for ``request``, closed however the reading ends (a stop, an
+        error), so a connector releases its files and connections at once."""
+        pages = self.source.read(self.flow.source.stream, request)
+        try:
+            yield pages
+        finally:
+            aclose = getattr(pages, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
     async def _page(self, page: Page, scan: cursor.Scan) -> _PageOutcome:
         outcome = _PageOutcome()
@@ -1097,8 +1104,7 @@ class FlowRun:
         record is nowhere to be found stay, tried again later."""
         found: set[str] = set()
         unreadable: set[str] = set()
-        pages = self.source.read(self.flow.source.stream, ReadRequest())
-        try:
+        async with self._reading(ReadRequest()) as pages:
             async for page in pages:
                 wanted: list[Record] = []
                 for record in page.records:
@@ -1120,10 +1126,6 @@ class FlowRun:
                 found.update(unreadable)
                 if wanted or rejected:
                     await self.process(wanted, extra_failures=rejected)
-        finally:
-            aclose = getattr(pages, "aclose", None)
-            if aclose is not None:
-                await aclose()
         with self._fenced() as session:
             deadletters.resolve_reread(session, self.flow.name, unreadable, only=found)
             deadletters.postpone(session, self.flow.name, keys - found)

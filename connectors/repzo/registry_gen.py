@@ -1,12 +1,19 @@
-"""Generate ``registry.json`` from the vendored Repzo OpenAPI files and ``registry_overrides.yaml``.
+"""Generate ``registry.json`` from the vendored Repzo OpenAPI files, the SDK table ``sdk.json``
+and ``registry_overrides.yaml``.
 
     python -m connectors.repzo.registry_gen          # (re)write registry.json
     python -m connectors.repzo.registry_gen --check  # exit 1, with a summary, if it is stale
 
 Every operation of every vendored file lands in some resource. The per-resource files
 (``*-bundled.yaml``) win over ``repzo-api-complete.yaml`` where both define an operation; where
-they disagree the generator prints it and keeps it in the JSON's ``conflicts``. What the specs
-leave vague or get wrong is corrected by the overrides file, whose reasons become ``notes``.
+they disagree the generator prints it and keeps it in the JSON's ``conflicts``.
+
+Each resource's facts are layered: what its spec says; the overrides' ``defaults`` for defects
+the spec shows; then what Repzo's official SDK says (``sdk.json``, generated from the vendored
+SDK by ``sdk_gen``) for a resource whose SDK path is an SDK end point, which wins over both;
+then the resource's own override, which may add what neither source has (``meta_type``,
+``upsert_key``, ``delete_disables``) but must not contradict the SDK. Where the SDK and the spec
+disagree, a note says so.
 """
 
 import argparse
@@ -25,6 +32,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from connectors.repzo.registry import HttpMethod, ListStyle, Operation, Registry, Resource
+from connectors.repzo.sdk_gen import OUTPUT_FILE as SDK_TABLE
+from connectors.repzo.sdk_gen import SdkService, SdkTable, load_table
 
 Json: TypeAlias = dict[str, "Json"] | list["Json"] | str | int | float | bool | None
 JsonObject: TypeAlias = dict[str, Json]
@@ -37,7 +46,7 @@ COMPLETE_SPEC = "repzo-api-complete.yaml"
 GENERATOR_COMMAND = "python -m connectors.repzo.registry_gen"
 # Files whose change can change the output; their hashes let a fast test spot a stale JSON
 # without re-parsing ~65k lines of YAML (about 5 s with the pure-Python parser).
-CODE_INPUTS = ("registry_gen.py", "registry.py", OVERRIDES_FILE.name)
+CODE_INPUTS = ("registry_gen.py", "registry.py", OVERRIDES_FILE.name, SDK_TABLE.name)
 
 METHODS: tuple[HttpMethod, ...] = ("GET", "POST", "PUT", "PATCH", "DELETE")
 PATH_ITEM_FIELDS = {"parameters", "summary", "description", "servers", "$ref"}
@@ -75,6 +84,7 @@ class Override(BaseModel):
     create_fields: tuple[str, ...] | None = None
     upsert_key: str | None = None
     sdk_path: str | None = None
+    meta_type: str | None = None
     query_params: dict[str, tuple[str, ...]] | None = None
     sub_actions: dict[str, AddedOperation] | None = None
 
@@ -535,19 +545,136 @@ def cursor_for(fields: dict[str, object]) -> str | None:
     return "_id" if fields["id_keyset"] else None
 
 
+# --- what the SDK says -------------------------------------------------------------------
+
+
+def load_sdk(path: Path = SDK_TABLE) -> dict[str, SdkService]:
+    """The SDK's services by end point path."""
+    try:
+        table: SdkTable = load_table(path)
+    except (OSError, ValidationError) as exc:
+        raise SpecError(f"{path.name}: {exc}; run python -m connectors.repzo.sdk_gen") from exc
+    return dict(table.services)
+
+
+def sdk_facts(service: SdkService) -> dict[str, object]:
+    """Resource fields the SDK settles. List facts need a list type (``Find.Params``); bodies
+    and the record need their types."""
+    facts: dict[str, object] = {
+        "sdk_namespace": service.namespace,
+        "record_fields": service.record_fields,
+    }
+    if service.find_params is not None:
+        params = set(service.find_params)
+        sort_by = "sortBy" in params and "_id" in (service.sort_by_fields or ())
+        facts |= {
+            "list_params": service.find_params,
+            "list_param_prefixes": service.find_prefixes,
+            "sort_by": sort_by,
+            "updated_at_filter": "from_updatedAt" in params,
+            "updated_to_filter": "to_updatedAt" in params,
+            "id_keyset": "from__id" in params and sort_by,
+        }
+        # Any other result shape says nothing about paging, so the spec's style stands.
+        if service.find_result in ("paged", "array"):
+            facts["list_style"] = service.find_result
+    if service.create_fields is not None:
+        facts["create_fields"] = service.create_fields
+        facts["required_on_create"] = service.create_required or ()
+    if service.update_fields is not None:
+        facts["update_fields"] = service.update_fields
+        facts["update_prefixes"] = service.update_prefixes
+    return facts
+
+
+def same_value(left: object, right: object) -> bool:
+    """Equal, with field lists compared as sets (their order carries no meaning)."""
+    if isinstance(left, tuple | list) and isinstance(right, tuple | list):
+        return sorted(map(str, left)) == sorted(map(str, right))
+    return left == right
+
+
+# Facts the spec states and the SDK also settles, compared for the disagreement note.
+COMPARED = ("list_style", "updated_at_filter", "id_keyset", "required_on_create")
+
+
+def disagreement_note(
+    spec: Mapping[str, object], assumed: Mapping[str, object], sdk: Mapping[str, object]
+) -> str | None:
+    """One sentence on what the SDK says otherwise than the spec. ``assumed``: what the
+    overrides' defaults guessed where the spec is vague (an untyped ``params`` object, an
+    unknown list envelope), compared instead of the spec for those facts."""
+    parts = []
+    for key in COMPARED:
+        label, before = ("assumed", assumed[key]) if key in assumed else ("spec", spec.get(key))
+        if key in sdk and before is not None and not same_value(before, sdk[key]):
+            parts.append(f"{key} {_show(sdk[key])} ({label}: {_show(before)})")
+    if not parts:
+        return None
+    return "The SDK's types win over the spec here: " + ", ".join(parts) + "."
+
+
+def _show(value: object) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(map(str, value)) + "]"
+    return str(value)
+
+
 def build_resource(
-    root: str, spec: Spec, operations: Sequence[RawOperation], overrides: Overrides
+    root: str,
+    spec: Spec,
+    operations: Sequence[RawOperation],
+    overrides: Overrides,
+    sdk: Mapping[str, SdkService],
 ) -> Resource:
     standard, subs = split_operations(root, operations)
+    name = root.lstrip("/")
     fields = spec_facts(root, spec, standard)
-    applied = applicable_overrides(root.lstrip("/"), standard, fields, overrides)
-    for override in applied:
+    from_spec = dict(fields)
+    applied = applicable_overrides(name, standard, fields, overrides)
+    own = overrides.resources.get(name)
+    defaults = [override for override in applied if override is not own]
+    for override in defaults:
         fields.update(override.resource_fields())
+    fields_before_sdk = dict(fields)
+    sdk_path = (own.sdk_path if own is not None and own.sdk_path else root).lstrip("/")
+    service = sdk.get(sdk_path)
+    from_sdk = sdk_facts(service) if service is not None else {}
+    unlisted = "list_params" in from_sdk and "list" not in standard
+    if unlisted:
+        # The style of a list the registry has no operation for would describe nothing.
+        from_sdk.pop("list_style", None)
+    fields.update(from_sdk)
+    if own is not None:
+        for key, value in own.resource_fields().items():
+            if key in from_sdk and not same_value(value, from_sdk[key]):
+                raise SpecError(
+                    f"{OVERRIDES_FILE.name}: {name}: {key} {_show(value)} contradicts the SDK's "
+                    f"{_show(from_sdk[key])}; the SDK wins, so drop or correct the override"
+                )
+        fields.update(own.resource_fields())
     if fields["list_style"] is None:
         raise SpecError(f"{root}: unknown list envelope and no unknown_list_envelope default")
     fields["operations"], fields["sub_actions"] = final_operations(root, standard, subs, applied)
     fields["cursor"] = cursor_for(fields)
-    fields["notes"] = tuple(override.reason for override in applied)
+    assumed = {key: fields_before_sdk[key] for o in defaults for key in o.resource_fields()}
+    notes = [
+        # A default whose every fact the SDK settled no longer explains anything.
+        override.reason
+        for override in defaults
+        if not set(override.resource_fields()) <= set(from_sdk)
+    ]
+    note = disagreement_note(from_spec, assumed, from_sdk)
+    notes += [note] if note else []
+    if unlisted:
+        notes.append(
+            "The SDK also lists this collection with GET, which the spec does not document, so "
+            "the registry has no list operation for it but knows the SDK's list parameters."
+        )
+    notes += [own.reason] if own is not None else []
+    fields["notes"] = tuple(notes)
     return Resource.model_validate(fields)
 
 
@@ -610,14 +737,19 @@ def check_override_names(overrides: Overrides, names: Iterable[str]) -> None:
 
 
 def build_registry(
-    specs: Sequence[Spec] | None = None, overrides: Overrides | None = None
+    specs: Sequence[Spec] | None = None,
+    overrides: Overrides | None = None,
+    sdk: Mapping[str, SdkService] | None = None,
 ) -> Registry:
     specs = load_specs() if specs is None else specs
     overrides = load_overrides() if overrides is None else overrides
+    sdk = load_sdk() if sdk is None else sdk
     operations, conflicts = merge_operations(specs)
     groups = group_operations(operations, collection_roots(specs))
     check_override_names(overrides, (root.lstrip("/") for root in groups))
-    resources = [build_resource(root, spec, ops, overrides) for root, (spec, ops) in groups.items()]
+    resources = [
+        build_resource(root, spec, ops, overrides, sdk) for root, (spec, ops) in groups.items()
+    ]
     payload: dict[str, object] = {
         "generator": GENERATOR_COMMAND,
         "inputs": input_digests(),
@@ -654,6 +786,8 @@ def summary_lines(registry: Registry) -> list[str]:
         f"id_keyset: {sum(r.id_keyset for r in resources)}, "
         f"delete_disables: {sum(r.delete_disables for r in resources)}",
         "cursors: " + ", ".join(f"{k} {v}" for k, v in sorted(cursors.items())),
+        f"from the SDK: {sum(r.sdk_namespace is not None for r in resources)} resources, "
+        f"{sum(r.list_params is not None for r in resources)} with its list parameters",
         *(f"conflict: {line}" for line in registry.conflicts),
     ]
 

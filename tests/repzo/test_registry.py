@@ -111,12 +111,13 @@ def test_client_facts(registry: Registry) -> None:
     assert {"name", "client_code", "integration_meta"} <= set(client.create_fields)
 
 
-def test_append_only_documents_page_by_id(registry: Registry) -> None:
+def test_invoices_page_by_id_and_payments_by_updated_at(registry: Registry) -> None:
+    # The SDK's FullInvoice.Find.Params has from__id but no from_updatedAt; Payment's has both.
     invoices = registry.get("fullinvoices")
     assert not invoices.updated_at_filter
     assert invoices.id_keyset
     assert invoices.cursor == "_id"
-    assert registry.get("payments").cursor == "_id"
+    assert registry.get("payments").cursor == "updatedAt"
 
 
 @pytest.mark.parametrize("name", ["integration-command-log", "integration-action-log"])
@@ -125,7 +126,9 @@ def test_integration_logs_use_the_sdk_shape(registry: Registry, name: str) -> No
     assert log.list_style == "paged"
     assert log.upsert_key == "sync_id"
     assert log.operations["list"].query_params == ("sync_id",)
-    assert "sync_id" in log.required_on_create
+    # The SDK's Data types require the app but leave sync_id optional.
+    assert "app_id" in log.required_on_create
+    assert "sync_id" in log.create_fields
     assert "integrationId" not in log.create_fields
     assert log.notes
 

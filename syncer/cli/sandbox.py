@@ -13,7 +13,7 @@ import httpx
 import typer
 
 from connectors.erp_stub import server as erp_stub
-from connectors.repzo.sandbox import ADMIN_PREFIX, DEFAULT_API_KEY, RepzoSandbox
+from connectors.repzo.sandbox import ADMIN_PREFIX, DEFAULT_API_KEY, RepzoSandbox, SandboxOptions
 from syncer.cli.common import handles_errors
 from syncer.config.types import parse_duration
 from syncer.remote.errors import FatalRemoteError
@@ -70,9 +70,42 @@ def repzo(
         Literal["exclusive", "inclusive"],
         typer.Option(help="from__id as > (keyset) or >=."),
     ] = "exclusive",
+    lenient: Annotated[
+        bool,
+        typer.Option(
+            "--lenient",
+            help="For experiments only: accept what Repzo's SDK does not (any query parameter "
+            "as a filter, any body field, a guessed update-integration-meta type, logs without "
+            "app_id), list in _id order and serve up to 50000 records a page.",
+        ),
+    ] = False,
+    max_per_page: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Largest page served; a larger per_page gets this many and the reply says so. "
+            "Default 100, or 50000 with --lenient.",
+            show_default=False,
+        ),
+    ] = None,
+    unknown_params: Annotated[
+        Literal["reject", "ignore", "filter"] | None,
+        typer.Option(
+            help="A list query parameter the SDK does not name for that resource: answer 400 "
+            "(reject), drop it (ignore) or use it as a filter. Default reject, or filter with "
+            "--lenient.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve a stand-in Repzo API until Ctrl-C: every resource of the registry, with Repzo's
-    paging, filters and errors, plus fault injection. Control it under /__sandbox/."""
+    paging, filters and errors, plus fault injection. Control it under /__sandbox/.
+
+    It is as strict as Repzo's official SDK: a query parameter or body field the SDK does not
+    name for the resource, a missing required field (a log's app_id too) and an
+    update-integration-meta type no resource takes are 400s; a list asked for no order comes
+    newest first; a page holds at most 100 records. --lenient is the forgiving server, for
+    experiments only: what passes there may fail against Repzo."""
     seeds = [_seed_arg(value) for value in seed or ()]
     sandbox = RepzoSandbox(
         api_key=api_key,
@@ -82,6 +115,9 @@ def repzo(
         db=str(db) if db else ":memory:",
         updated_bounds=updated_filter,
         from_id_bound=from_id,
+        lenient=lenient,
+        max_per_page=max_per_page,
+        unknown_params=unknown_params,
     )
     try:
         for resource, count in seeds:
@@ -108,6 +144,7 @@ def repzo(
         typer.echo(f"Repzo sandbox listening on {sandbox.url}")
         typer.echo(f"  api-key: {api_key}")
         typer.echo(f"  admin:   {sandbox.url}{ADMIN_PREFIX}/stats")
+        typer.echo(f"  mode:    {_mode(sandbox.options)}")
         for resource, count in seeds:
             typer.echo(f"  seeded:  {count} {resource}")
         typer.echo("Press Ctrl-C to stop.")
@@ -290,6 +327,14 @@ def _wait_for_signal() -> None:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _mode(options: SandboxOptions) -> str:
+    name = "lenient (for experiments)" if options.lenient else "strict, as Repzo's SDK"
+    return (
+        f"{name}; unknown query parameters: {options.resolved_unknown_params}; "
+        f"at most {options.resolved_max_per_page} records a page"
+    )
 
 
 def _seed_arg(value: str) -> tuple[str, int]:

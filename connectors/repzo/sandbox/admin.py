@@ -8,7 +8,7 @@ counted. Each endpoint calls the same SandboxCore method the Python API exposes.
                                           {"unfreeze": true} | {"offset_ms": n} | {"advance_ms": n}
     GET  faults                POST faults {FaultSettings}      DELETE faults
     POST faults/script {ScriptedFault}     POST faults/mutate {PagingMutation}
-    GET  options               POST options {"updated_bounds": "exclusive", ...}
+    GET  options               POST options {"lenient": true, "max_per_page": 500, ...}
     POST touch {"resource": "client", "ids": [...]}
     POST reset
 """
@@ -97,6 +97,8 @@ def _dispatch(core: SandboxCore, endpoint: tuple[str, str], request: Request) ->
             return Reply(200, core.options.public())
         case ("POST", "options"):
             changes = _body(request)
+            # GET answers with what applies as well; posting that back must not be refused.
+            changes.pop("effective", None)
             if "api_key" in changes:
                 raise ApiError(400, "The api key is set when the sandbox starts")
             return Reply(200, core.set_options(**changes).public())

@@ -123,20 +123,21 @@ class RepzoRequestHandler(JsonRequestHandler):
             time.sleep(decision.delay_s)
         if decision.kind is not None:
             core.recorder.fault(decision.kind)
+        # Each request is counted before its answer goes out: a client that reads the
+        # statistics right after its answer must find its own request there.
         if decision.kind in ("429", "reject") or (
             decision.kind in ("5xx", "drop") and not decision.after
         ):
-            status = self._fail(decision)
-        else:
-            reply = self._run(request)
-            status = reply.status
-            if decision.kind == "truncate":
-                self.write_reply(reply, truncate=True)
-            elif decision.kind is not None:
-                status = self._fail(decision)
-            else:
-                self.write_reply(reply)
-        core.recorder.request(request.method, label, status)
+            core.recorder.request(request.method, label, _failure_status(decision))
+            self._fail(decision)
+            return
+        reply = self._run(request)
+        if decision.kind is not None and decision.kind != "truncate":
+            core.recorder.request(request.method, label, _failure_status(decision))
+            self._fail(decision)
+            return
+        core.recorder.request(request.method, label, reply.status)
+        self.write_reply(reply, truncate=decision.kind == "truncate")
 
     def _run(self, request: Request) -> Reply:
         try:
@@ -146,11 +147,11 @@ class RepzoRequestHandler(JsonRequestHandler):
             log.exception("sandbox.internal_error", method=request.method, path=request.path)
             return ApiError(500, f"Sandbox error: {type(exc).__name__}: {exc}").reply()
 
-    def _fail(self, decision: Decision) -> int:
-        """Carry out a 429, 5xx or dropped connection; returns the status to record."""
+    def _fail(self, decision: Decision) -> None:
+        """Carry out a 429, 5xx or dropped connection."""
         if decision.kind == "drop" or decision.status is None:
             self.abort()
-            return NO_RESPONSE
+            return
         if decision.status == 429:
             message = "Too Many Requests"
         elif decision.status < 500:
@@ -161,7 +162,6 @@ class RepzoRequestHandler(JsonRequestHandler):
         if decision.retry_after is not None:
             reply.headers["Retry-After"] = str(decision.retry_after)
         self.write_reply(reply)
-        return decision.status
 
     def _read_request(self) -> Request:
         parts = urlsplit(self.path)
@@ -208,3 +208,10 @@ class RepzoRequestHandler(JsonRequestHandler):
                 raise ApiError(400, "Request body is too large")
             chunks.append(self.rfile.read(size))
             self.rfile.readline(1024)
+
+
+def _failure_status(decision: Decision) -> int:
+    """The status a failing decision answers with; NO_RESPONSE for a dropped connection."""
+    if decision.kind == "drop" or decision.status is None:
+        return NO_RESPONSE
+    return decision.status

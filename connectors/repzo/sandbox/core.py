@@ -44,7 +44,8 @@ class SandboxCore:
         registry: Registry | None = None,
         **options: Any,
     ) -> None:
-        """``options`` are SandboxOptions fields (``updated_bounds="exclusive"``...)."""
+        """``options`` are SandboxOptions fields (``lenient=True``, ``max_per_page=500``,
+        ``unknown_params="ignore"``, ``updated_bounds="exclusive"``...)."""
         self._options = SandboxOptions(
             api_key=SecretStr(api_key), namespace=tuple(namespace), **options
         )
@@ -76,7 +77,8 @@ class SandboxCore:
         return self._options
 
     def set_options(self, **changes: Any) -> SandboxOptions:
-        """Change options at run time, e.g. ``set_options(updated_bounds="exclusive")``."""
+        """Change options at run time, e.g. ``set_options(lenient=True)``; an option given
+        ``None`` goes back to what the mode says."""
         merged = {**self._options.model_dump(), **changes}
         if isinstance(merged.get("api_key"), str):
             merged["api_key"] = SecretStr(merged["api_key"])

@@ -5,6 +5,8 @@ What it understands (REPZO-INTEGRATIONS.md §1.3 to §1.6):
 - ``from_<field>`` / ``to_<field>``: a range. ``from__id`` is the keyset bound, ``from_updatedAt``
   and ``from_createdAt`` take ms since the epoch (an ISO string works too).
 - ``sortBy=[{"field": "_id", "type": "asc"}]``, or ``sort=<field>`` with ``sortPageOrder=asc|dsc``.
+  Asked for neither, a strict sandbox answers newest first; a lenient one in ``_id`` order, in
+  the direction ``sortPageOrder`` gives.
 - ``project=["_id", "integration_meta"]``: return only those fields.
 - Every other key is an equality filter on a dotted path (``integration_meta.id``,
   ``serial_number.formatted``). The SDK JSON-encodes array and object values into one string, so
@@ -13,6 +15,9 @@ What it understands (REPZO-INTEGRATIONS.md §1.3 to §1.6):
 
 Values are matched the way Mongoose casts a query: ``client_code=1001`` finds the number 1001 as
 well as the string "1001", and an array field matches when any element does.
+
+This parser takes whatever it is given: on a strict sandbox, ``strict.screen_list_params`` has
+already refused or dropped the keys the resource does not list, ranges included.
 """
 
 from __future__ import annotations
@@ -109,13 +114,17 @@ _ASCENDING = frozenset({"asc", "1", "ascending"})
 _DESCENDING = frozenset({"dsc", "desc", "-1", "descending"})
 
 
-def parse_list_query(params: tuple[tuple[str, str], ...], rules: BoundRules) -> ListQuery:
+def parse_list_query(
+    params: tuple[tuple[str, str], ...], rules: BoundRules, *, newest_first: bool = False
+) -> ListQuery:
+    """``newest_first``: the order of a list that asks for none is ``_id`` descending, whatever
+    ``sortPageOrder`` says, so a client that needs an order has to name its field."""
     grouped = group_params(params)
     filters: list[Filter] = []
     for name, values in grouped.items():
         if name not in CONTROL_PARAMS:
             filters.extend(_filters_for(name, values, rules))
-    return ListQuery(tuple(filters), _sort_keys(grouped), _projection(grouped))
+    return ListQuery(tuple(filters), _sort_keys(grouped, newest_first), _projection(grouped))
 
 
 def group_params(params: tuple[tuple[str, str], ...]) -> dict[str, list[str]]:
@@ -271,7 +280,7 @@ def _operator_filters(field: str, operators: dict[str, Any]) -> list[Filter]:
     return filters
 
 
-def _sort_keys(grouped: dict[str, list[str]]) -> tuple[SortKey, ...]:
+def _sort_keys(grouped: dict[str, list[str]], newest_first: bool) -> tuple[SortKey, ...]:
     keys: list[SortKey] = []
     sort_by = _last(grouped, "sortBy")
     if sort_by:
@@ -283,6 +292,11 @@ def _sort_keys(grouped: dict[str, list[str]]) -> tuple[SortKey, ...]:
                     400, f'sortBy must look like [{{"field":"_id","type":"asc"}}], got {sort_by!r}'
                 )
             keys.append(SortKey(check_field(entry["field"]), _descending(entry.get("type", "asc"))))
+    elif newest_first and not _last(grouped, "sort"):
+        order = _last(grouped, "sortPageOrder") or _last(grouped, "order")
+        if order:
+            _descending(order)  # still refused when malformed, though it orders nothing here
+        keys.append(SortKey(ID_FIELD, descending=True))
     else:
         field = _last(grouped, "sort") or ID_FIELD
         order = _last(grouped, "sortPageOrder") or _last(grouped, "order") or "asc"

@@ -2,7 +2,8 @@
 and the one special endpoint, ``POST /update-integration-meta``.
 
 Nothing here is per resource except two documented policies: which log fields a re-POST appends
-to (``APPEND_ON_UPSERT``), and how an update-integration-meta ``type`` finds its resource.
+to (``APPEND_ON_UPSERT``), and how an update-integration-meta ``type`` finds its resource. What a
+strict sandbox refuses before any of this runs is in ``strict``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from urllib.parse import urlencode
 from connectors.repzo.registry import Operation, Registry, Resource
 from connectors.repzo.sandbox.ids import ObjectIdFactory
 from connectors.repzo.sandbox.mutations import Edit, PagingMutator
-from connectors.repzo.sandbox.options import SandboxOptions
+from connectors.repzo.sandbox.options import LENIENT_MAX_PER_PAGE, SandboxOptions
 from connectors.repzo.sandbox.protocol import ApiError, RawJson, Reply, Request, dump_json
 from connectors.repzo.sandbox.query import (
     ID_FIELD,
@@ -30,15 +31,18 @@ from connectors.repzo.sandbox.query import (
 from connectors.repzo.sandbox.routing import RouteMatch
 from connectors.repzo.sandbox.stats import StatsRecorder
 from connectors.repzo.sandbox.store import Document, DocumentStore, load_document
+from connectors.repzo.sandbox.strict import (
+    SERVER_FIELDS,
+    check_required,
+    meta_type_resource,
+    screen_body,
+    screen_list_params,
+)
 from connectors.sandboxkit.clock import SandboxClock, iso_ms
 
 UPDATE_META_PATH = "/update-integration-meta"
-SERVER_FIELDS = frozenset({ID_FIELD, "createdAt", "updatedAt", "__v"})
-# Repzo fills these from the api-key's company when a create leaves them out, so a spec that
-# lists them as required does not make them required of the client.
-_FILLED_BY_SERVER = frozenset({"company_namespace", "disabled"})
-# Fields a strict schema keeps even when a generated create schema forgets them.
-_ALWAYS_KEPT = _FILLED_BY_SERVER | {"integration_meta"}
+# A bare JSON array has no paging, so a page cap would drop records without a sign.
+_ARRAY_LIMIT = LENIENT_MAX_PER_PAGE
 # The SDK's CommandLog sends only the latest detail on each commit and its ActionLogs sends the
 # whole list, so the server must append the former and replace the latter
 # (REPZO-INTEGRATIONS.md §7.3). Every other upserted field is replaced.
@@ -88,25 +92,27 @@ class RepzoService:
         options = self._options()
         if resource.list_style == "none":
             raise ApiError(405, f"Method GET is not supported by {resource.path}")
-        query = parse_list_query(request.query, options.bound_rules())
+        params = screen_list_params(resource, request.query, options.resolved_unknown_params)
+        query = parse_list_query(params, options.bound_rules(), newest_first=options.newest_first)
         self._apply(
             resource.name,
             self._mutator.before_list(resource.name, lambda: self._all_ids(resource.name)),
         )
-        grouped = group_params(request.query)
+        grouped = group_params(params)
+        cap = options.resolved_max_per_page
         style = resource.list_style
         if style == "paged":
-            page, per_page = page_params(grouped, options.default_per_page, options.max_per_page)
+            page, per_page = page_params(grouped, options.default_per_page, cap)
             found = self._store.find(resource.name, query, per_page, (page - 1) * per_page)
             items = self._items(found.bodies, query)
             body = _paged(request, found.total or 0, page, per_page, len(found.ids), items)
         elif style in ("limit_offset_total", "limit_offset_pagination"):
-            limit, offset = window_params(grouped, options.default_limit, options.max_per_page)
+            limit, offset = window_params(grouped, options.default_limit, cap)
             found = self._store.find(resource.name, query, limit, offset)
             items = self._items(found.bodies, query)
             body = _windowed(style, found.total or 0, limit, offset, items)
         else:
-            limit = options.max_per_page if style == "array" else 1
+            limit = max(cap, _ARRAY_LIMIT) if style == "array" else 1
             found = self._store.find(resource.name, query, limit, count=False)
             items = self._items(found.bodies, query)
             if style == "array":
@@ -136,9 +142,10 @@ class RepzoService:
     # Writes
 
     def create(self, resource: Resource, body: Any) -> Reply:
+        options = self._options()
         fields = _object(body)
-        _check_required(resource, fields)
-        fields = self._strict(resource, fields)
+        check_required(resource, fields, sdk=options.sdk_required)
+        fields = screen_body(resource, fields, "create", options.resolved_unknown_fields)
         key = resource.upsert_key
         with self._store.lock:
             existing = None
@@ -158,7 +165,9 @@ class RepzoService:
         return Reply(201, doc)
 
     def update(self, resource: Resource, doc_id: str, body: Any) -> Reply:
-        fields = self._strict(resource, _object(body))
+        fields = screen_body(
+            resource, _object(body), "update", self._options().resolved_unknown_fields
+        )
         with self._store.lock:
             doc = self._require(resource, doc_id)
             before = _without_stamps(doc)
@@ -219,9 +228,15 @@ class RepzoService:
         return Reply(200, doc)
 
     def resource_for_type(self, type_name: str) -> Resource:
-        """The resource an update-integration-meta ``type`` names. Integrations send collection
-        names (``clients``, ``proformas``, ``fullinvoices``); the registry keys resources by
-        path, mostly singular, so try the name, then without or with a trailing ``s``."""
+        """The resource an update-integration-meta ``type`` names: strictly, the one whose
+        ``meta_type`` it is. Leniently (or while the registry knows no meta type), a guess:
+        integrations send collection names (``clients``, ``proformas``, ``fullinvoices``) and
+        the registry keys resources by path, mostly singular, so try the name, then without or
+        with a trailing ``s``."""
+        if self._options().exact_meta_types:
+            found = meta_type_resource(self._registry, type_name)
+            if found is not None:
+                return found
         resources = self._registry.resources
         by_path = {
             path.strip("/"): resource
@@ -298,12 +313,6 @@ class RepzoService:
     def _stamp_updated(self, doc: Document) -> None:
         doc["updatedAt"] = iso_ms(self._clock.now_ms())
 
-    def _strict(self, resource: Resource, fields: Document) -> Document:
-        if not self._options().strict_fields or not resource.create_fields:
-            return fields
-        allowed = set(resource.create_fields) | _ALWAYS_KEPT
-        return {key: value for key, value in fields.items() if key.split(".")[0] in allowed}
-
 
 def set_path(doc: dict[str, Any], dotted: str, value: Any) -> None:
     """Mongo ``$set`` of one key: ``a.b`` sets ``b`` inside ``a``, creating ``a`` if needed."""
@@ -321,17 +330,6 @@ def _object(body: Any) -> Document:
     if not isinstance(body, dict):
         raise ApiError(400, "Request body must be a JSON object")
     return body
-
-
-def _check_required(resource: Resource, fields: Document) -> None:
-    missing = [
-        name
-        for name in resource.required_on_create
-        if name not in _FILLED_BY_SERVER and fields.get(name) in (None, "")
-    ]
-    if missing:
-        errors = {name: f"{name} is required" for name in missing}
-        raise ApiError(400, ", ".join(errors.values()), errors)
 
 
 def _upsert(existing: Document, fields: Document, appended: tuple[str, ...]) -> Document:
@@ -387,10 +385,10 @@ def _paged(
         "total_pages": pages,
         "current_page": page,
         "per_page": per_page,
-        "first_page_url": _page_url(request, 1),
-        "last_page_url": _page_url(request, pages),
-        "next_page_url": _page_url(request, page + 1) if page < pages else None,
-        "prev_page_url": _page_url(request, page - 1) if page > 1 else None,
+        "first_page_url": _page_url(request, 1, per_page),
+        "last_page_url": _page_url(request, pages, per_page),
+        "next_page_url": _page_url(request, page + 1, per_page) if page < pages else None,
+        "prev_page_url": _page_url(request, page - 1, per_page) if page > 1 else None,
         "path": request.base_url + request.path,
     }
     return RawJson(f'{dump_json(meta)[:-1]},"data":[{items}]}}')
@@ -412,7 +410,13 @@ def _windowed(style: str, total: int, limit: int, offset: int, items: str) -> Ra
     return RawJson(f'{dump_json(meta)[:-1]},"data":[{items}]}}')
 
 
-def _page_url(request: Request, page: int) -> str:
-    params = [(key, value) for key, value in request.query if key != "page"]
+def _page_url(request: Request, page: int, per_page: int) -> str:
+    # The served per_page, not the asked one: a client that follows the URLs of a capped reply
+    # pages by the size the pages really have.
+    params = [
+        (key, str(per_page) if key.removesuffix("[]") == "per_page" else value)
+        for key, value in request.query
+        if key != "page"
+    ]
     params.append(("page", str(page)))
     return f"{request.base_url}{request.path}?{urlencode(params)}"

@@ -48,9 +48,10 @@ async def bare_read(url: str, count: int) -> int:
             params = {"per_page": PAGE, "sortBy": sort}
             if after:
                 params["from__id"] = after
-            data = (await client.get("/client", params=params)).json()["data"]
+            body = (await client.get("/client", params=params)).json()
+            data = body["data"]
             seen += len(data)
-            if len(data) < PAGE:
+            if body.get("next_page_url") is None or not data:  # never a short page: a cap
                 return seen
             after = data[-1]["_id"]
 
@@ -127,7 +128,9 @@ def main() -> None:
         worker(args.worker, args.url, args.count)
         return
 
-    with sandbox_process() as (url, _pid):
+    # The same 500-record pages as the bare loop; Repzo's own cap (100 in many spec files) is
+    # what `syncer repzo probe` finds on a tenant, and here it would only multiply requests.
+    with sandbox_process("--max-per-page", str(PAGE)) as (url, _pid):
         httpx.post(
             f"{url}/__sandbox/seed", json={"resource": "client", "count": args.read}, timeout=600
         )

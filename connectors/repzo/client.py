@@ -25,23 +25,14 @@ from syncer.remote.paging import (
     KeysetPaginator,
     OffsetPaginator,
     PageNumberPaginator,
-    Paginator,
     paginate,
+    paginate_verified,
 )
 from syncer.remote.retry import RetryPolicy, Sleep
 
 SORT_BY_ID = [{"field": "_id", "type": "asc"}]
 _PATH_PARAM = re.compile(r"\{[^}]+\}")
 _PAGED_KEYS = ("total_result", "current_page", "next_page_url", "per_page")
-
-# update-integration-meta names collections in the plural form the SDK uses.
-META_TYPES = {
-    "client": "clients",
-    "payments": "payments",
-    "fullinvoices": "fullinvoices",
-    "proforma": "proformas",
-    "transfer": "transfers",
-}
 
 
 def ms(moment: datetime) -> int:
@@ -119,6 +110,8 @@ class RepzoClient:
     ) -> None:
         self.settings = settings
         self.registry = registry or load_registry()
+        self.page_cap: int | None = None
+        """The largest page this tenant serves, where ``syncer repzo probe`` found it."""
         self._aliases = {
             (r.sdk_path or r.path).lstrip("/"): r for r in self.registry.resources.values()
         }
@@ -169,40 +162,89 @@ class RepzoClient:
         after: str | None = None,
         before_id: str | None = None,
         page_size: int | None = None,
+        verify: bool = True,
     ) -> AsyncIterator[Page]:
-        """Pages of a collection. Keyset by ``_id`` wherever the resource allows it (a stable
-        order, resumable from ``after``); page numbers or offsets otherwise."""
-        size = page_size or self.settings.page_size
+        """Pages of a collection. Keyset by ``_id`` wherever the SDK lists ``from__id`` and
+        ``sortBy`` for it (a stable order, resumable from ``after``); page numbers otherwise,
+        verified by a recount (``verify``) since their order may shift during the scan.
+
+        Only parameters the SDK lists for the resource are sent: an upper bound it does not
+        take (``to_updatedAt``, ``to__id``) is left out, and the scan drops what lies beyond
+        it, because a server may read an unknown parameter as an equality filter and answer
+        with empty pages."""
+        size = self.page_size(page_size)
         params: dict[str, QueryValue] = dict(filters or {})
         if updated_from is not None or updated_to is not None:
             if not resource.updated_at_filter:
                 raise ValueError(f"Repzo resource {resource.name!r} has no updatedAt filter")
-            params["from_updatedAt"] = ms(updated_from) if updated_from else None
-            params["to_updatedAt"] = ms(updated_to) if updated_to else None
-        if before_id is not None:
+            if updated_from is not None:
+                params["from_updatedAt"] = ms(updated_from)
+            if updated_to is not None and resource.updated_to_filter:
+                params["to_updatedAt"] = ms(updated_to)
+        if before_id is not None and accepts(resource, "to__id"):
             params["to__id"] = before_id
-        paginator: Paginator
-        if resource.id_keyset and resource.list_style == "paged":
-            paginator = KeysetPaginator(
-                size, after=after, order_params={"sortBy": SORT_BY_ID}, is_last=last_page
+        check_params(resource, params)
+        path = self.path(resource, "list")
+        style = resource.list_style
+        if resource.id_keyset and style == "paged":
+            pages = paginate(
+                self.http,
+                path,
+                paginator=KeysetPaginator(
+                    size, after=after, order_params={"sortBy": SORT_BY_ID}, is_last=last_page
+                ),
+                extract=extract_records(style),
+                params=params,
+                resource=resource.name,
+                total=_total_result,
             )
-        elif resource.list_style == "paged":
-            paginator = PageNumberPaginator(
-                size, start_page=int(after) if after else 1, is_last=last_page
+        elif style == "paged":
+            if resource.sort_by:
+                params["sortBy"] = SORT_BY_ID
+            start = int(after) if after else 1
+            if verify and start == 1:
+                pages = paginate_verified(
+                    self.http,
+                    path,
+                    make_paginator=lambda: PageNumberPaginator(size, is_last=last_page),
+                    extract=extract_records(style),
+                    count_params={"page": 1, "per_page": 1},
+                    total=_total_result,
+                    params=params,
+                    resource=resource.name,
+                )
+            else:
+                pages = paginate(
+                    self.http,
+                    path,
+                    paginator=PageNumberPaginator(size, start_page=start, is_last=last_page),
+                    extract=extract_records(style),
+                    params=params,
+                    resource=resource.name,
+                    total=_total_result,
+                )
+        elif style.startswith("limit_offset"):
+            pages = paginate(
+                self.http,
+                path,
+                paginator=OffsetPaginator(size, offset=int(after) if after else 0, total=_total),
+                extract=extract_records(style),
+                params=params,
+                resource=resource.name,
             )
-        elif resource.list_style.startswith("limit_offset"):
-            paginator = OffsetPaginator(size, offset=int(after) if after else 0, total=_total)
         else:
             raise ValueError(f"Repzo resource {resource.name!r} cannot be listed")
-        return paginate(
-            self.http,
-            self.path(resource, "list"),
-            paginator=paginator,
-            extract=extract_records(resource.list_style),
-            params=params,
-            resource=resource.name,
-            total=_total_result,
-        )
+        if updated_to is not None and not resource.updated_to_filter:
+            pages = _up_to_time(pages, updated_to)
+        if before_id is not None and not accepts(resource, "to__id"):
+            pages = _up_to_id(pages, before_id)
+        return pages
+
+    def page_size(self, asked: int | None = None) -> int:
+        """Records to ask for per page: what the flow or the settings say, never more than
+        the cap ``syncer repzo probe`` found on this tenant."""
+        size = asked or self.settings.page_size
+        return min(size, self.page_cap) if self.page_cap else size
 
     async def get(self, resource: Resource, record_id: str) -> Record | None:
         """The record, or None when Repzo says it does not exist."""
@@ -225,7 +267,8 @@ class RepzoClient:
     ) -> list[Record]:
         """Records matching server-side filters (at most ``limit``): look-ups by key."""
         found: list[Record] = []
-        async for page in self.pages(resource, filters=filters, page_size=min(limit, 500)):
+        pages = self.pages(resource, filters=filters, page_size=min(limit, 500), verify=False)
+        async for page in pages:
             found.extend(page.records)
             if len(found) >= limit:
                 break
@@ -278,20 +321,42 @@ class RepzoClient:
     async def update_integration_meta(
         self, resource: Resource, record_id: str, values: Mapping[str, Any]
     ) -> Any:
-        """Set ``integration_meta`` keys without a plain PUT, which would re-fire Repzo's
-        webhooks and could start an echo loop."""
-        meta = self.resource("update-integration-meta")
-        response = await self.http.request(
-            "POST",
-            self.path(meta, "create"),
-            operation="write",
-            params={"_id": record_id, "type": META_TYPES.get(resource.name, resource.name)},
-            json_body=[{"key": key, "value": value} for key, value in values.items()],
-            idempotent=True,
-            resource=resource.name,
-            record_id=record_id,
-        )
-        return response.body
+        """Set ``integration_meta`` keys, keeping the others.
+
+        Through ``POST /update-integration-meta`` where its ``type`` for the resource is known:
+        unlike a PUT it fires no webhook, so it cannot start an echo loop. Elsewhere through a
+        PUT: of the dotted keys where the SDK's update body takes them (rep), else of the whole
+        ``integration_meta`` with the record's current keys merged in. That PUT changes
+        ``updatedAt`` and fires Repzo's webhooks; the next scan sees nothing to sync in it."""
+        if resource.meta_type is not None:
+            meta = self.resource("update-integration-meta")
+            response = await self.http.request(
+                "POST",
+                self.path(meta, "create"),
+                operation="write",
+                params={"_id": record_id, "type": resource.meta_type},
+                json_body=[{"key": key, "value": value} for key, value in values.items()],
+                idempotent=True,
+                resource=resource.name,
+                record_id=record_id,
+            )
+            return response.body
+        if "integration_meta." in resource.update_prefixes:
+            body: Record = {f"integration_meta.{key}": value for key, value in values.items()}
+        elif not resource.update_fields or "integration_meta" in resource.update_fields:
+            current = await self.get(resource, record_id)
+            if current is None:
+                raise SkippableRemoteError(
+                    f"{resource.name} {record_id} no longer exists in Repzo",
+                    resource=resource.name,
+                    record_id=record_id,
+                    status=404,
+                )
+            merged = current.get("integration_meta")
+            body = {"integration_meta": {**(merged if isinstance(merged, dict) else {}), **values}}
+        else:
+            raise ValueError(f"Repzo resource {resource.name!r} cannot store integration_meta")
+        return await self.update(resource, record_id, body)
 
     # -- integration logs ------------------------------------------------------------------
 
@@ -320,6 +385,55 @@ class RepzoClient:
         resource = self.resource(f"integration-{kind}-log")
         found = await self.find(resource, {"sync_id": sync_id}, limit=1)
         return found[0] if found else None
+
+
+def accepts(resource: Resource, name: str) -> bool:
+    """Whether the SDK lists query parameter ``name`` for this resource's list (or an index
+    signature lets it through, as ``integration_meta.*``). Unknown resources accept anything:
+    nothing better is known about them."""
+    if resource.list_params is None:
+        return True
+    name = name.removesuffix("[]")
+    return name in resource.list_params or name.startswith(resource.list_param_prefixes)
+
+
+def check_params(resource: Resource, params: Mapping[str, QueryValue]) -> None:
+    """Refuse to send a parameter the SDK does not list for the resource: the real server may
+    reject it, ignore it, or worse, filter by it."""
+    unknown = sorted(name for name in params if not accepts(resource, name))
+    if unknown:
+        raise ValueError(
+            f"Repzo's {resource.path} list does not take {', '.join(unknown)} (the official "
+            f"SDK lists: {', '.join(resource.list_params or ())})"
+        )
+
+
+async def _up_to_time(pages: AsyncIterator[Page], bound: datetime) -> AsyncIterator[Page]:
+    """The pages without records changed after ``bound``: the scan's upper bound, applied
+    here because the resource takes no ``to_updatedAt``. Such a record is left for the next
+    scan, which starts at or before the bound; writing it now would put a moment the scan did
+    not fully see ahead of the cursor."""
+    async for page in pages:
+        records = [r for r in page.records if not _after(r.get("updatedAt"), bound)]
+        yield Page(records=records, position=page.position, rejected=page.rejected, total=None)
+
+
+def _after(stamp: Any, bound: datetime) -> bool:
+    if not isinstance(stamp, str):
+        return False  # no usable stamp: the engine decides what to do with the record
+    try:
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return moment.tzinfo is not None and moment > bound
+
+
+async def _up_to_id(pages: AsyncIterator[Page], last_id: str) -> AsyncIterator[Page]:
+    """The pages without records whose ``_id`` is above ``last_id``: the id bound a resource
+    without ``to__id`` cannot be sent."""
+    async for page in pages:
+        records = [r for r in page.records if str(r.get("_id", "")) <= last_id]
+        yield Page(records=records, position=page.position, rejected=page.rejected, total=None)
 
 
 def last_page(body: Any, records: list[Record]) -> bool | None:

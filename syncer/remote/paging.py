@@ -14,11 +14,14 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from syncer.connector import Page, Record
+from syncer.logs import get_logger
 from syncer.remote.errors import FatalRemoteError, RequestContext, UnexpectedResponse
 from syncer.remote.http import JsonHttpClient, QueryValue
 
 Extract = Callable[[Any], list[Record]]
 """Body -> records; raises UnexpectedResponse when the body is not a page of this API."""
+log = get_logger(__name__)
+
 IsLast = Callable[[Any, list[Record]], bool | None]
 """Body and records of a page -> whether the server says it was the last (None: it does not
 say). A server may serve fewer records than asked for (a cap on the page size), so a short
@@ -218,3 +221,69 @@ async def paginate(
             position=paginator.position,
             total=total(response.body) if total is not None else None,
         )
+
+
+async def paginate_verified(
+    client: JsonHttpClient,
+    path: str,
+    *,
+    make_paginator: Callable[[], Paginator],
+    extract: Extract,
+    count_params: Mapping[str, QueryValue],
+    total: Callable[[Any], int | None],
+    params: Mapping[str, QueryValue] | None = None,
+    resource: str | None = None,
+    key: str = "_id",
+    max_passes: int = 5,
+) -> AsyncIterator[Page]:
+    """Page numbers over a listing whose order is not known to be stable, made safe by a
+    recount: after the last page, the listing's size is asked again; when it changed, or when
+    fewer distinct records were seen than it now holds, a record may have moved past the
+    pages already read, so the listing is read again and only records not seen yet are handed
+    on. The size the final, verified pass saw is reported on a last, empty page.
+
+    A listing that keeps changing for ``max_passes`` readings fails rather than passing
+    for complete."""
+    seen: set[str] = set()
+    base = dict(params or {})
+    for _ in range(max_passes):
+        claimed: int | None = None
+        async for page in paginate(
+            client,
+            path,
+            paginator=make_paginator(),
+            extract=extract,
+            params=base,
+            resource=resource,
+            total=total,
+        ):
+            if claimed is None:
+                claimed = page.total
+            fresh = [record for record in page.records if str(record.get(key)) not in seen]
+            seen.update(str(record.get(key)) for record in page.records)
+            yield Page(records=fresh, position=page.position, rejected=page.rejected)
+        response = await client.request(
+            "GET", path, operation="list", params={**base, **count_params}, resource=resource
+        )
+        now = total(response.body)
+        if now is None or claimed is None:
+            return  # the server does not say how many: nothing to verify against
+        if now == claimed and len(seen) >= now:
+            yield Page(records=[], position=None, total=now)
+            return
+        log.info(
+            "the listing changed while it was read; reading it again for what moved",
+            path=path,
+            before=claimed,
+            after=now,
+            seen=len(seen),
+        )
+    raise FatalRemoteError(
+        f"{client.system} kept changing {path} while it was read ({max_passes} readings); "
+        "the cursor stays and the next run reads it again",
+        system=client.system,
+        method="GET",
+        path=path,
+        url=client.url(path),
+        resource=resource,
+    )

@@ -91,12 +91,26 @@ async def test_page_number_paging_stops_at_the_last_page(fake, client):
     fake.collection("/integration-command-log", CLIENTS)
     records = await read_all(client, "integration-command-log")
     assert len(records) == 7
-    assert [req.url.params["page"] for req in fake.requests] == ["1", "2", "3"]
+    # Three pages, then the recount that verifies nothing moved past them.
+    assert [req.url.params["page"] for req in fake.requests] == ["1", "2", "3", "1"]
+    assert fake.requests[-1].url.params["per_page"] == "1"
+
+
+async def test_resources_the_specs_page_by_offset_are_read_by_page_as_the_sdk_does(fake, client):
+    fake.collection("/asset-part", CLIENTS)
+    records = await read_all(client, "asset-part")
+    assert len(records) == 7
+    assert all("offset" not in req.url.params for req in fake.requests)
+    assert "sortBy" in fake.requests[0].url.params  # the SDK lists it: a keyset read
 
 
 async def test_limit_offset_paging(fake, client):
+    # No registry resource answers this way today; the client still reads the shape correctly.
     fake.collection("/asset-part", CLIENTS, style="limit_offset_total")
-    records = await read_all(client, "asset-part")
+    resource = client.resource("asset-part").model_copy(
+        update={"list_style": "limit_offset_total", "id_keyset": False}
+    )
+    records = [r async for page in client.pages(resource) for r in page.records]
     assert len(records) == 7
     assert [req.url.params["offset"] for req in fake.requests] == ["0", "3", "6"]
 
@@ -304,6 +318,42 @@ async def test_update_integration_meta_is_a_post_not_a_put(fake, client):
         {"key": "erp_id", "value": "C-1"},
     ]
     assert route.call_count == 1
+
+
+async def test_integration_meta_of_a_resource_without_a_meta_type_is_merged_into_a_put(
+    fake, client
+):
+    product = {"_id": oid(5), "name": "P", "integration_meta": {"sap_id": "S-5"}}
+    fake.script("GET", f"/product/{oid(5)}", httpx.Response(200, json=product))
+    put = fake.script("PUT", f"/product/{oid(5)}", httpx.Response(200, json=product))
+    await client.update_integration_meta(client.resource("product"), oid(5), {"id": "demo_P-5"})
+    # The keys another integration keeps there survive: the whole map is sent back merged.
+    assert json.loads(put.calls[0].request.content) == {
+        "integration_meta": {"sap_id": "S-5", "id": "demo_P-5"}
+    }
+
+
+async def test_integration_meta_of_a_rep_is_set_by_dotted_keys(fake, client):
+    put = fake.script("PUT", f"/rep/{oid(6)}", httpx.Response(200, json={"_id": oid(6)}))
+    await client.update_integration_meta(client.resource("rep"), oid(6), {"id": "demo_R-6"})
+    assert json.loads(put.calls[0].request.content) == {"integration_meta.id": "demo_R-6"}
+
+
+async def test_an_upper_bound_the_sdk_does_not_list_is_not_sent(fake, client):
+    fake.collection("/variant", CLIENTS)
+    start = datetime(2026, 11, 29, 21, 0, tzinfo=UTC)
+    await read_all(client, "variant", updated_from=start, updated_to=start + timedelta(hours=1))
+    for request in fake.requests:
+        assert "to_updatedAt" not in request.url.params  # variant's Find has no to_updatedAt
+        assert "sortBy" not in request.url.params and "from__id" not in request.url.params
+    assert fake.requests[0].url.params["from_updatedAt"] == str(int(start.timestamp() * 1000))
+
+
+async def test_a_filter_the_sdk_does_not_list_is_refused_before_it_is_sent(client):
+    with pytest.raises(ValueError, match=r"does not take serial_number\.formatted"):
+        await read_all(
+            client, "integration-command-log", filters={"serial_number.formatted": "INV-1"}
+        )
 
 
 async def test_logs_are_saved_whole_and_found_by_sync_id(fake, client):

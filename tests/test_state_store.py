@@ -25,6 +25,7 @@ TABLES = {
     "dead_letters",
     "boundary_records",
     "outbox",
+    "repzo_findings",
     "leases",
     "conflicts",
 }

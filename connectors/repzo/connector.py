@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import hashlib
+import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import ClassVar
 
 import httpx
 
-from connectors.repzo.client import RepzoClient, excerpt, object_id_at
+from connectors.repzo.client import RepzoClient, accepts, excerpt, object_id_at
 from connectors.repzo.registry import Resource, load_registry
 from connectors.repzo.settings import RepzoSettings
 from syncer.concurrency import bounded_map
@@ -46,9 +49,11 @@ filter by to find a document before pushing it (the specs do not show the field)
 
 def stream_info(name: str, resource: Resource) -> StreamInfo:
     cursor = {"updatedAt": "updated_at", "_id": "id"}.get(resource.cursor or "", "none")
-    lookups = ["_id", "integration_meta.id"]
+    wanted = ["_id", "integration_meta.id"]
     if resource.name in DOCUMENTS:
-        lookups.append("serial_number.formatted")
+        wanted.append("serial_number.formatted")
+    # Only look records up by what the SDK says the list filters by.
+    lookups = [name for name in wanted if accepts(resource, name)]
     readable = "list" in resource.operations and resource.list_style != "none"
     return StreamInfo(
         name=name,
@@ -225,12 +230,44 @@ class RepzoConnector:
         return WriteResult(op.ref, "deleted", native_id=op.native_id, record=deleted)
 
     async def _guarded_create(self, resource: Resource, op: WriteOp) -> Record:
-        """Create, never twice: a lost answer is settled by a lookup by the record's key."""
+        """Create, never twice: a lost answer is settled by a lookup by the record's key, or
+        by its ``sync_id`` where the resource takes one (stock adjustments)."""
+        if "sync_id" in resource.required_on_create and "sync_id" in resource.create_fields:
+            record = dict(op.record)
+            record.setdefault("sync_id", movement_id(resource.name, op.record))
+            lookup = ("sync_id", str(record["sync_id"])) if accepts(resource, "sync_id") else None
+            op = dataclasses.replace(op, record=record, lookup=lookup or op.lookup)
 
         async def find(field: str, value: str) -> list[Record]:
             return await self.client.find(resource, {field: value}, limit=2)
 
-        return await create_once(op, lambda: self.client.create(resource, op.record), find)
+        body = op.record
+        return await create_once(op, lambda: self.client.create(resource, body), find)
+
+    def use_findings(self, findings: Mapping[str, object]) -> None:
+        """Take in what ``syncer repzo probe`` stored about this API; the engine calls this when
+        it builds the connector. A page-size cap bounds every list request: asking for more
+        than Repzo serves only brings short pages, and a short page whose envelope names no
+        next page would pass for the last one."""
+        cap = findings.get("per_page_cap")
+        if isinstance(cap, int) and not isinstance(cap, bool) and cap > 0:
+            self.client.page_cap = cap
+            if cap < self.settings.page_size:
+                log.info(
+                    "list pages capped by a probe finding",
+                    connector=self.name,
+                    page_size=self.settings.page_size,
+                    per_page_cap=cap,
+                )
+
+
+def movement_id(stream: str, record: Record) -> str:
+    """A ``sync_id`` that is the same for the same document: the stream and the body's
+    content, hashed. A create retried after an answer was lost then cannot apply a stock
+    movement twice, and the lookup before it finds the first one."""
+    canonical = json.dumps(record, sort_keys=True, separators=(",", ":"), default=str)
+    digest = hashlib.sha256(f"{stream}\n{canonical}".encode()).hexdigest()
+    return f"syncer-{digest[:32]}"
 
 
 def _id_of(record: Record) -> str:

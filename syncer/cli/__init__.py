@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from syncer import __version__
-from syncer.cli import check, cursors, db, demo, mapping, review, sandbox, status, sync
+from syncer.cli import check, cursors, db, demo, mapping, repzo, review, sandbox, status, sync
 from syncer.cli.common import LogOverrides
 from syncer.logs import LogFormat, configure_logging
 
@@ -29,6 +29,7 @@ app.add_typer(mapping.app, name="mapping")
 app.add_typer(review.dead_letters, name="dead-letters")
 app.add_typer(review.conflicts, name="conflicts")
 app.add_typer(sandbox.app, name="sandbox")
+app.add_typer(repzo.app, name="repzo")
 
 
 def _print_version(value: bool) -> None:

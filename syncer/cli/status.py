@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated
 
@@ -12,6 +13,7 @@ from rich.table import Table
 from syncer.cli.common import ConfigOption, consoles, handles_errors, load
 from syncer.config import DEFAULT_CONFIG_FILE
 from syncer.state import inspect_store, open_store
+from syncer.state.findings import StoredFinding, load_findings
 from syncer.status import FlowStatus, StatusReport, collect_status
 
 
@@ -23,18 +25,42 @@ def status(
     """Show each flow's cursor, last run and pending dead letters."""
     config = load(config_path)
     info = inspect_store(config.state.url)
+    findings: list[StoredFinding] = []
     if not info.exists:
         report = collect_status(config, None, info.display_url)
     else:
         store = open_store(config.state.url)
         try:
             report = collect_status(config, store, store.display_url)
+            findings = load_findings(store)
         finally:
             store.close()
     if as_json:
-        typer.echo(json.dumps(report.as_dict(), default=_json_default, indent=2))
+        data = report.as_dict()
+        if findings:
+            data["repzo_findings"] = [asdict(found) for found in findings]
+        typer.echo(json.dumps(data, default=_json_default, indent=2))
         return
     _render(report)
+    _render_findings(findings)
+
+
+def _render_findings(findings: list[StoredFinding]) -> None:
+    """One line per probed connector: the evidence is `syncer repzo probe`'s to show."""
+    out = consoles.out()
+    by_connector: dict[str, list[StoredFinding]] = {}
+    for found in findings:
+        by_connector.setdefault(found.connector, []).append(found)
+    for connector, facts in by_connector.items():
+        values = ", ".join(
+            f"{found.fact}={'unknown' if found.value is None else found.value}" for found in facts
+        )
+        probed = _when(max(found.probed_at for found in facts))
+        out.print(
+            f"Repzo findings for {connector} (probed {probed}): {values}",
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 def _render(report: StatusReport) -> None:

@@ -16,6 +16,7 @@ from syncer.errors import ConfigError, ConfigIssue
 from syncer.mapping.binding import FlowMappings, bind_flows, catalog_for, template_variables
 from syncer.mapping.catalog import MappingCatalog
 from syncer.mapping.mapping import CompiledMapping
+from syncer.state.findings import findings_for
 from syncer.state.store import StateStore
 
 _ENTITY = re.compile(r"^entity:\s*['\"]?([A-Za-z_]+)", re.MULTILINE)
@@ -43,7 +44,13 @@ class EngineContext:
 
     def connector(self, name: str) -> Connector:
         if name not in self._connectors:
-            self._connectors[name] = plugins.create_connector(name, self.config)
+            instance = plugins.create_connector(name, self.config)
+            use_findings = getattr(instance, "use_findings", None)
+            if callable(use_findings):
+                # What `syncer repzo probe` learnt about this API (the page size it serves)
+                # holds for every run, not only the one after the probe.
+                use_findings(findings_for(self.store, name, self.config.connectors[name]))
+            self._connectors[name] = instance
         return self._connectors[name]
 
     async def aclose(self) -> None:

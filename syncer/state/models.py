@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from syncer.state.base import Base, BigId, utcnow
@@ -258,3 +258,25 @@ class Conflict(Base):
     """The side whose values were taken."""
     detected_at: Mapped[datetime] = mapped_column(default=utcnow)
     resolved_at: Mapped[datetime | None]
+
+
+class RepzoFinding(Base):
+    """What ``syncer repzo probe`` found out about a Repzo API where no document says (the page
+    size it serves, whether its updatedAt bounds are inclusive...), with the evidence.
+
+    One row per (connector, fact): a later probe replaces the facts it settles, and a probe of
+    another ``base_url`` drops the rows of the old one. The engine hands the values to the
+    connector when it builds it, so a page-size cap found once holds for every run.
+    """
+
+    __tablename__ = "repzo_findings"
+
+    connector: Mapped[str] = mapped_column(String(NAME), primary_key=True)
+    fact: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    """The finding as JSON: a number, a word (``yes``, ``rejected``, ``unknown``...) or null."""
+    evidence: Mapped[str] = mapped_column(Text)
+    """What was asked and what came back, for a person to check; never the API key."""
+    base_url: Mapped[str] = mapped_column(Text)
+    """The API the fact was probed on, without credentials: it holds only for that one."""
+    probed_at: Mapped[datetime] = mapped_column(default=utcnow)

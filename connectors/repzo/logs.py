@@ -83,6 +83,8 @@ class _Log:
         self.status = status
         if error is not None:
             self.error = error
+        # Unlike the SDK, which returns before stamping when an error is given, a failed or
+        # finished run always carries its terminal stamp: Repzo's log view sorts by them.
         stamp = TERMINAL.get(status) or STAMPS.get(status)
         if stamp:
             self.stamps[stamp] = (
@@ -94,6 +96,7 @@ class _Log:
         return self.status in TERMINAL
 
     def _common(self) -> dict[str, Any]:
+        """The fields both of the SDK's ``commit()`` builders send, in their spelling."""
         end = now_ms()
         document: dict[str, Any] = {
             **self.app.fields(),
@@ -103,39 +106,61 @@ class _Log:
             "end_time": end,
             "total_time": end - self.start_time,
             "message": self.details[-1]["content"] if self.details else "",
-            "body": self.body,
-            "onGoing": not self.finished,
-            **self.stamps,
         }
+        # The SDK leaves these out (undefined) until they are set.
+        if self.body is not None:
+            document["body"] = self.body
         if self.meta is not None:
             document["meta"] = self.meta
         if self.error is not None:
             document["error"] = self.error
-            document["error_details"] = [{"timestamp": end, "error": self.error}]
         return document
 
 
 @dataclass
 class CommandLog(_Log):
-    """One flow run, as Repzo shows integration commands. ``body`` holds the run's counts."""
+    """One flow run, as Repzo shows integration commands. ``body`` holds the run's counts.
+
+    The document is the SDK's ``CommandLog.commit()``: ``sync_details`` and ``error_details``
+    always present (its ``Data`` type requires them), ``retries`` (the SDK starts at 1),
+    ``onGoing`` and the status stamps."""
 
     trigger: str | None = None
+    retries: int = 1
 
     def document(self) -> dict[str, Any]:
         document = self._common()
+        end = document["end_time"]
         document["command"] = self.name
         # Only the latest detail: the server appends command-log details to its history.
         document["details"] = self.details[-1:]
+        document["retries"] = self.retries
+        document["onGoing"] = not self.finished
+        document.update(self.stamps)
         if self.trigger:
             document["trigger"] = self.trigger
-        if self.body is not None:
-            document["sync_details"] = [{"timestamp": document["end_time"], "body": self.body}]
+        document["sync_details"] = (
+            [{"timestamp": end, "body": self.body}] if self.body is not None else []
+        )
+        document["error_details"] = (
+            [{"timestamp": end, "error": self.error}] if self.error is not None else []
+        )
         return document
 
 
 @dataclass
 class ActionLog(_Log):
-    """One document pushed to another system on Repzo's behalf (an invoice into the ERP)."""
+    """One document pushed to another system on Repzo's behalf (an invoice into the ERP).
+
+    The document is the SDK's ``ActionLogs.commit()``: no stamps, ``onGoing`` or
+    ``*_details`` (its ``Data`` type has none), statuses processing, success or fail only."""
+
+    status: Status = "processing"
+
+    def set_status(self, status: Status, error: Any = None) -> None:
+        if status not in ("processing", "success", "fail"):
+            raise ValueError(f"an action log cannot be {status!r}")
+        super().set_status(status, error)
 
     def document(self) -> dict[str, Any]:
         document = self._common()

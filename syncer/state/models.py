@@ -205,6 +205,9 @@ class OutboxEntry(Base):
     next_attempt_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[datetime | None]
+    parked_at: Mapped[datetime | None]
+    """Set when Repzo refused the entry itself (a 4xx): it is kept, with ``last_error``, for a
+    person to read, and no longer blocks the entries after it."""
 
 
 class Lease(Base):

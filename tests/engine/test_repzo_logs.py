@@ -4,8 +4,10 @@ the SDK's shape; a Repzo outage delays them and never fails the sync or loses th
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 from syncer.engine import outbox
+from syncer.remote.errors import RetriableRemoteError, SkippableRemoteError
 from syncer.state.models import OutboxEntry
 from tests.engine.conftest import (
     CUSTOMER_FLOWS,
@@ -122,3 +124,81 @@ def test_a_pushed_invoice_is_an_action_log_written_once(world):
     world.tick()
     world.sync(config, "invoices")  # nothing new: no second action log
     assert len(world.repzo.documents("integration-action-log")) == 1
+
+
+def _enqueue(store, sync_id: str, n: int = 1, **fields) -> None:
+    with store.session() as session:
+        for step in range(n):
+            outbox.enqueue(session, "repzo", "command", sync_id, {"sync_id": sync_id, "step": step})
+        if fields:
+            session.flush()
+            for entry in session.query(OutboxEntry).filter_by(sync_id=sync_id):
+                for name, value in fields.items():
+                    setattr(entry, name, value)
+
+
+def test_logs_waiting_for_a_retry_never_starve_newer_ones(store_url):
+    store = store_for(store_url)
+    try:
+        later = datetime.now(UTC) + timedelta(hours=1)
+        for n in range(outbox.BATCH + 50):  # more stuck logs than one batch reads
+            _enqueue(store, f"stuck-{n}", next_attempt_at=later, attempts=3)
+        _enqueue(store, "new", n=3)
+        sent: list[tuple[str, int]] = []
+
+        async def send(kind: str, document: dict) -> None:
+            sent.append((document["sync_id"], document["step"]))
+
+        report = asyncio.run(outbox.deliver(store, {"repzo": send}))
+        assert sent == [("new", 0), ("new", 1), ("new", 2)]  # all of it, in order
+        assert report.sent == 3 and report.waiting == outbox.BATCH + 50
+    finally:
+        store.close()
+
+
+def test_a_log_repzo_refuses_is_parked_with_the_reason_and_blocks_nothing(store_url):
+    store = store_for(store_url)
+    try:
+        _enqueue(store, "run-1", n=2)
+        _enqueue(store, "run-2")
+        sent: list[tuple[str, int]] = []
+
+        async def send(kind: str, document: dict) -> None:
+            if document["sync_id"] == "run-1" and document["step"] == 0:
+                raise SkippableRemoteError("app_id is required", status=400)
+            sent.append((document["sync_id"], document["step"]))
+
+        report = asyncio.run(outbox.deliver(store, {"repzo": send}))
+        assert report.parked == 1 and report.sent == 2 and report.failed == 0
+        assert sorted(sent) == [("run-1", 1), ("run-2", 0)]
+        with store.session() as session:
+            [parked] = session.query(OutboxEntry).filter(OutboxEntry.parked_at.is_not(None))
+            assert parked.last_error == "app_id is required" and parked.delivered_at is None
+        again = asyncio.run(outbox.deliver(store, {"repzo": send}))
+        assert again.sent == again.parked == 0  # a parked log is never retried
+        assert outbox.pending_count(store) == 0
+    finally:
+        store.close()
+
+
+def test_a_failure_that_may_pass_keeps_the_log_in_order_for_a_retry(store_url):
+    store = store_for(store_url)
+    try:
+        _enqueue(store, "run-1", n=2)
+        sent: list[int] = []
+
+        async def send(kind: str, document: dict) -> None:
+            if document["step"] == 0 and not sent:
+                sent.append(-1)
+                raise RetriableRemoteError("Repzo is unavailable (503)", status=503)
+            sent.append(document["step"])
+
+        report = asyncio.run(outbox.deliver(store, {"repzo": send}))
+        assert report.failed == 1 and report.sent == 0  # step 1 waits behind step 0
+        with store.session() as session:
+            for entry in session.query(OutboxEntry):
+                entry.next_attempt_at = None
+        report = asyncio.run(outbox.deliver(store, {"repzo": send}))
+        assert report.sent == 2 and sent == [-1, 0, 1]
+    finally:
+        store.close()

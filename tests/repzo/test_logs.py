@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from connectors.repzo.logs import ActionLog, AppIdentity, CommandLog
 
 APP = {
@@ -51,4 +53,22 @@ def test_action_log_sends_every_detail():
         "Invoice INV-1021-4",
         "ERP responded with SI-000311",
     ]
-    assert doc["status"] == "fail" and "failedAt" in doc and doc["onGoing"] is False
+    assert doc["status"] == "fail" and doc["error"] == {"message": "customer C-9 is blocked"}
+    # The SDK's ActionLogs.Data has no stamps, onGoing or *_details: a strict server refuses them.
+    assert not {"failedAt", "onGoing", "error_details", "sync_details", "retries"} & set(doc)
+
+
+def test_command_log_always_sends_what_the_sdk_type_requires():
+    log = CommandLog(AppIdentity.from_app(APP), "items", sync_id="s-2")
+    log.set_status("processing")
+    doc = log.document()
+    assert doc["sync_details"] == [] and doc["error_details"] == []
+    assert doc["retries"] == 1 and doc["onGoing"] is True and "processedAt" in doc
+    assert "body" not in doc and "error" not in doc
+
+
+def test_action_log_refuses_a_status_the_sdk_does_not_have():
+    log = ActionLog(AppIdentity(), "create_invoice")
+    assert log.status == "processing"
+    with pytest.raises(ValueError):
+        log.set_status("skipped")

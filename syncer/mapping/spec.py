@@ -79,6 +79,19 @@ class FieldSpec(_Strict):
     """``read``: only native -> canonical; ``write``: only canonical -> native."""
     each: dict[str, FieldEntry] | None = None
     """For a list of sub-records (invoice lines): how each item's fields map."""
+    unverified: bool = False
+    """The path is not in the connector's published record type (for Repzo, the official
+    SDK's types) and is used anyway; ``reason`` must say why."""
+    reason: str | None = None
+
+    @model_validator(mode="after")
+    def _unverified_has_a_reason(self) -> FieldSpec:
+        if self.unverified and not (self.reason and self.reason.strip()):
+            raise ValueError(
+                "expected a reason: say why this path is used although the connector's "
+                "published types do not have it"
+            )
+        return self
 
     @model_validator(mode="after")
     def _has_a_source(self) -> FieldSpec:

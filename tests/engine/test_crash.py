@@ -295,5 +295,5 @@ def compare(
     # The comparison is not vacuous: money really went through x1000 and back.
     sample = next(iter(customers.values()))
     client = next(c for c in clients if c["client_code"] == str(sample["id"]))
-    assert Decimal(sample["credit_limit"]) * 1000 == client["credit_limit"]
+    assert Decimal(sample["credit_limit"]) * 1000 == client["financials"]["credit_limit"]
     return stale

@@ -92,7 +92,7 @@ def test_a_dead_letter_from_a_file_is_retried_by_reading_the_file_again(world, r
     retried = runner.invoke(app, ["dead-letters", "retry", "-c", path])
     assert retried.exit_code == 0, retried.output
     assert "retried 1, synced 1, still failing 0" in retried.stdout
-    assert codes(world)["C-002"]["credit_limit"] == 100500
+    assert codes(world)["C-002"]["financials"]["credit_limit"] == 100500
     assert letters(runner, path) == []
 
 

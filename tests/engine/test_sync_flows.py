@@ -46,7 +46,7 @@ def test_first_sync_creates_and_a_resync_writes_nothing(world):
     sample = next(c for c in clients if c["client_code"] == "C-00001")
     assert sample["integration_meta"]["id"] == "demo_C-00001"
     assert sample["sv_priceList"] in {p["_id"] for p in world.repzo.documents("pricelist")}
-    assert isinstance(sample["credit_limit"], int)  # money x1000
+    assert isinstance(sample["financials"]["credit_limit"], int)  # money x1000
 
     world.repzo.reset_stats()
     world.erp.clock.advance(60_000)

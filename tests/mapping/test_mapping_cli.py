@@ -44,7 +44,7 @@ def test_shows_input_canonical_and_target_per_record(runner, write_config, tmp_p
     assert first["canonical"]["credit_limit"] == "15000.500"
     assert first["canonical"]["price_list"] == "price_list:PL-RETAIL"
     target = first["target"]
-    assert target["client_code"] == "C-00042" and target["credit_limit"] == 15000500
+    assert target["client_code"] == "C-00042" and target["financials"]["credit_limit"] == 15000500
     assert target["sv_priceList"] == "<price_list:PL-RETAIL in repzo>"
     assert target["integration_meta"] == {"id": "demo_C-00042"}
     assert first["lookup"] == {"integration_meta.id": "demo_C-00042"}

@@ -27,6 +27,8 @@ from collections.abc import Callable
 
 import pytest
 
+from connectors.repzo.client import RepzoClient
+from connectors.repzo.registry import Resource
 from connectors.sandboxkit.clock import iso_ms
 from syncer.config import load_config
 from syncer.config.models import SyncerConfig
@@ -143,6 +145,44 @@ def test_two_edits_at_two_instants_of_one_scan_both_arrive_on_a_running_clock(wo
     assert names["C-0010"] == "X edited at t1", "X's edit was lost: the watermark passed it"
     assert names["C-0280"] == "Y edited at t2"
     assert len(names) == 12 * PAGE
+
+
+def test_without_an_upper_bound_filter_the_scan_leaves_later_edits_for_the_next_one(
+    world, monkeypatch
+):
+    # As for variant or pricelistsitems, whose SDK Find has no to_updatedAt: the server returns
+    # records changed after the scan's bound, and the connector must leave them to the next scan.
+    original = RepzoClient.resource
+
+    def without_to_filter(self: RepzoClient, name: str) -> Resource:
+        found = original(self, name)
+        if found.name == "client":
+            return found.model_copy(update={"updated_to_filter": False})
+        return found
+
+    monkeypatch.setattr(RepzoClient, "resource", without_to_filter)
+    ids = seed_clients(world, 4 * PAGE)
+    y = ids[3 * PAGE + 5]  # on the last page
+    world.repzo.clock.unfreeze()
+    world.repzo.mutate_while_paging(
+        "client",
+        on_request=page_request(2),
+        ids=[y],
+        changes={"name": "Y edited after the bound"},
+        advance_ms=5_000,
+    )
+    config = clients_to_csv(world)
+    [first] = world.sync(config, "clients-to-csv")
+    assert first.status == "succeeded"
+    assert world.repzo.stats().mutations["client"] == (y,)
+    names = csv_names(world)
+    assert "C-0080" not in names, "a record changed after the bound was written by this scan"
+    assert len(names) == 4 * PAGE - 1
+
+    world.tick(10)
+    [second] = world.sync(config, "clients-to-csv")
+    assert second.status == "succeeded"
+    assert csv_names(world)["C-0080"] == "Y edited after the bound"
 
 
 def test_a_commit_that_lands_late_arrives_with_the_next_run(world):

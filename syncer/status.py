@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from syncer.config.models import SyncerConfig
 from syncer.schedules import describe
-from syncer.state.models import Cursor, DeadLetter, Run
+from syncer.state.models import Cursor, DeadLetter, OutboxEntry, Run
 from syncer.state.store import StateStore
 
 
@@ -46,11 +47,23 @@ class FlowStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class OutboxStatus:
+    """Repzo integration logs not delivered: waiting for a retry, or parked because Repzo
+    refused them (kept for a person to read, never retried)."""
+
+    waiting: int = 0
+    parked: int = 0
+    last_refusal: str | None = None
+    """Repzo's message for the most recently parked log."""
+
+
+@dataclass(frozen=True, slots=True)
 class StatusReport:
     store: str
     store_exists: bool
     flows: list[FlowStatus] = field(default_factory=list)
     runs_recorded: int = 0
+    outbox: OutboxStatus = field(default_factory=OutboxStatus)
 
     @property
     def store_empty(self) -> bool:
@@ -107,7 +120,27 @@ def collect_status(config: SyncerConfig, store: StateStore | None, store_url: st
                     dead_letters=dead.get(name, 0),
                 )
             )
-    return StatusReport(store.display_url, store_exists=True, flows=flows, runs_recorded=run_count)
+        outbox = outbox_status(session)
+    return StatusReport(
+        store.display_url, store_exists=True, flows=flows, runs_recorded=run_count, outbox=outbox
+    )
+
+
+def outbox_status(session: Session) -> OutboxStatus:
+    undelivered = OutboxEntry.delivered_at.is_(None)
+    waiting = session.scalar(
+        select(func.count()).where(undelivered, OutboxEntry.parked_at.is_(None))
+    )
+    parked = session.scalar(
+        select(func.count()).where(undelivered, OutboxEntry.parked_at.is_not(None))
+    )
+    last = session.scalars(
+        select(OutboxEntry.last_error)
+        .where(OutboxEntry.parked_at.is_not(None))
+        .order_by(OutboxEntry.parked_at.desc())
+        .limit(1)
+    ).first()
+    return OutboxStatus(waiting=int(waiting or 0), parked=int(parked or 0), last_refusal=last)
 
 
 def _cursor_text(cursor: Cursor | None) -> str | None:

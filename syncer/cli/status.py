@@ -42,7 +42,21 @@ def status(
         typer.echo(json.dumps(data, default=_json_default, indent=2))
         return
     _render(report)
+    _render_outbox(report)
     _render_findings(findings)
+
+
+def _render_outbox(report: StatusReport) -> None:
+    outbox = report.outbox
+    if not (outbox.waiting or outbox.parked):
+        return
+    line = f"Repzo integration logs not delivered: {outbox.waiting} waiting for a retry"
+    if outbox.parked:
+        line += (
+            f", {outbox.parked} parked because Repzo refused them (never retried; "
+            f"latest: {outbox.last_refusal})"
+        )
+    consoles.out().print(line, markup=False, soft_wrap=True)
 
 
 def _render_findings(findings: list[StoredFinding]) -> None:

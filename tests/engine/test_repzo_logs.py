@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from syncer.engine import outbox
 from syncer.remote.errors import RetriableRemoteError, SkippableRemoteError
 from syncer.state.models import OutboxEntry
+from syncer.status import outbox_status
 from tests.engine.conftest import (
     CUSTOMER_FLOWS,
     INVOICE_FLOWS,
@@ -177,6 +178,9 @@ def test_a_log_repzo_refuses_is_parked_with_the_reason_and_blocks_nothing(store_
         again = asyncio.run(outbox.deliver(store, {"repzo": send}))
         assert again.sent == again.parked == 0  # a parked log is never retried
         assert outbox.pending_count(store) == 0
+        with store.session() as session:  # what `syncer status` shows a person
+            shown = outbox_status(session)
+        assert (shown.waiting, shown.parked, shown.last_refusal) == (0, 1, "app_id is required")
     finally:
         store.close()
 

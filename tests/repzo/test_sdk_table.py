@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from connectors.repzo import registry_gen, sdk_gen
+from connectors.repzo import registry_gen, sdk_gen, typescript
 from connectors.repzo.registry import Registry, Resource, load_registry
 from connectors.repzo.sdk_gen import SdkService, SdkTable
 
@@ -459,7 +459,7 @@ def test_reader_reports_what_it_cannot_read(small: SdkTable) -> None:
     assert "unresolved type NoSuchType" in issues
     assert "end point orphan has no service object" in issues
     # The reader skips the broken declaration only, not the rest of its namespace.
-    module, parse_issues = sdk_gen.parse_types(TYPES, "types.ts")
+    module, parse_issues = typescript.parse_types(TYPES, "types.ts")
     assert len(parse_issues) == 1
     assert "Good" in module.types[("Service", "Broken")]
 

@@ -11,6 +11,7 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
+from connectors.repzo.fields import is_known, known_paths
 from connectors.repzo.registry import Resource
 
 _CITIES = ("Amman", "Irbid", "Zarqa", "Aqaba", "Madaba", "Salt", "Jerash", "Karak", "Mafraq")
@@ -48,7 +49,8 @@ def _client(_resource: Resource, number: int, prefix: str, rng: random.Random) -
         "lat": round(31.9 + rng.uniform(-0.5, 0.5), 6),
         "lng": round(35.9 + rng.uniform(-0.5, 0.5), 6),
         "tax_number": f"{rng.randint(10_000_000, 99_999_999)}",
-        "credit_limit": rng.choice((0, 500_000, 1_000_000, 2_500_000)),
+        # Where the SDK's ClientSchema keeps it, as Repzo's SAP integration writes it.
+        "financials": {"credit_limit": rng.choice((0, 500_000, 1_000_000, 2_500_000))},
         "tags": [],
         "assigned_to": [],
         "teams": [],
@@ -64,12 +66,18 @@ def _generic(resource: Resource, number: int, prefix: str, _rng: random.Random) 
         for field in resource.required_on_create
         if field not in _STAMPED_BY_SERVER
     }
+    extras = {
+        "name": f"{resource.title or resource.name} {number}",
+        "code": code,
+        "disabled": False,
+        "integration_meta": {"id": f"{prefix}_{code}"},
+    }
+    # Only fields the SDK's record type has (all of them where it says nothing): a generated
+    # document should look like one Repzo could hold.
+    known = known_paths(resource)
     doc.update(
-        {
-            "name": f"{resource.title or resource.name} {number}",
-            "code": code,
-            "disabled": False,
-            "integration_meta": {"id": f"{prefix}_{code}"},
-        }
+        (name, value)
+        for name, value in extras.items()
+        if not resource.record_fields or name == "disabled" or is_known(name, known)
     )
     return doc

@@ -18,7 +18,6 @@ disagree, a note says so.
 
 import argparse
 import difflib
-import hashlib
 import json
 import sys
 from collections import Counter
@@ -31,6 +30,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from connectors.repzo import generated
+from connectors.repzo.generated import content_digest, sha256_of
 from connectors.repzo.registry import HttpMethod, ListStyle, Operation, Registry, Resource
 from connectors.repzo.sdk_gen import OUTPUT_FILE as SDK_TABLE
 from connectors.repzo.sdk_gen import SdkService, SdkTable, load_table
@@ -46,7 +47,13 @@ COMPLETE_SPEC = "repzo-api-complete.yaml"
 GENERATOR_COMMAND = "python -m connectors.repzo.registry_gen"
 # Files whose change can change the output; their hashes let a fast test spot a stale JSON
 # without re-parsing ~65k lines of YAML (about 5 s with the pure-Python parser).
-CODE_INPUTS = ("registry_gen.py", "registry.py", OVERRIDES_FILE.name, SDK_TABLE.name)
+CODE_INPUTS = (
+    "registry_gen.py",
+    "registry.py",
+    "generated.py",
+    OVERRIDES_FILE.name,
+    SDK_TABLE.name,
+)
 
 METHODS: tuple[HttpMethod, ...] = ("GET", "POST", "PUT", "PATCH", "DELETE")
 PATH_ITEM_FIELDS = {"parameters", "summary", "description", "servers", "$ref"}
@@ -712,20 +719,9 @@ def final_operations(
 # --- the registry file -------------------------------------------------------------------
 
 
-def sha256_of(path: Path) -> str:
-    # Newlines are normalised so a checkout with CRLF endings does not look stale.
-    return hashlib.sha256(path.read_bytes().replace(b"\r\n", b"\n")).hexdigest()
-
-
 def input_digests(spec_dir: Path = SPEC_DIR) -> dict[str, str]:
     paths = [*sorted(spec_dir.glob("*.yaml")), *(PACKAGE_DIR / name for name in CODE_INPUTS)]
     return {path.relative_to(PACKAGE_DIR).as_posix(): sha256_of(path) for path in paths}
-
-
-def content_digest(payload: Mapping[str, object]) -> str:
-    body = {key: value for key, value in payload.items() if key != "digest"}
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def check_override_names(overrides: Overrides, names: Iterable[str]) -> None:
@@ -802,31 +798,10 @@ def dangling_ref_lines(specs: Sequence[Spec]) -> list[str]:
 
 
 def diff_summary(committed: str, fresh: Registry) -> list[str]:
-    """What differs between the committed file and a fresh build, resource by resource."""
-    try:
-        old = obj(json.loads(committed))
-    except json.JSONDecodeError as exc:
-        return [f"committed {OUTPUT_FILE.name} is not valid JSON: {exc}"]
-    new = obj(json.loads(render(fresh)))
-    lines: list[str] = []
-    for section in ("inputs", "resources"):
-        before, after = obj(old.get(section)), obj(new.get(section))
-        lines += [f"+ {section}: {key}" for key in sorted(set(after) - set(before))]
-        lines += [f"- {section}: {key}" for key in sorted(set(before) - set(after))]
-        for key in sorted(set(before) & set(after)):
-            if before[key] != after[key]:
-                parts = _changed_fields(before[key], after[key])
-                lines.append(f"~ {section}: {key}" + (f" ({', '.join(parts)})" if parts else ""))
-    for key in sorted((set(old) | set(new)) - {"inputs", "resources", "digest"}):
-        if old.get(key) != new.get(key):
-            lines.append(f"~ {key}")
-    return lines or ["only the formatting differs"]
-
-
-def _changed_fields(before: Json, after: Json) -> list[str]:
-    if not isinstance(before, dict) or not isinstance(after, dict):
-        return []
-    return sorted(key for key in set(before) | set(after) if before.get(key) != after.get(key))
+    """What differs between the committed file and a fresh build."""
+    return generated.diff_summary(
+        committed, render(fresh), name=OUTPUT_FILE.name, sections=("inputs", "resources")
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -846,17 +821,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     text = render(registry)
     out.write("\n".join([*summary_lines(registry), *dangling_ref_lines(specs)]) + "\n")
-    if args.check:
-        committed = OUTPUT_FILE.read_text(encoding="utf-8") if OUTPUT_FILE.exists() else ""
-        if committed == text:
-            out.write(f"{OUTPUT_FILE.name} is up to date\n")
-            return 0
-        out.write(f"{OUTPUT_FILE.name} is stale; run {GENERATOR_COMMAND}\n")
-        out.write("\n".join(diff_summary(committed, registry)) + "\n")
-        return 1
-    OUTPUT_FILE.write_text(text, encoding="utf-8")
-    out.write(f"wrote {OUTPUT_FILE.relative_to(PACKAGE_DIR.parent.parent)}\n")
-    return 0
+    return generated.write_or_check(
+        OUTPUT_FILE,
+        text,
+        check=args.check,
+        command=GENERATOR_COMMAND,
+        diff=lambda committed: diff_summary(committed, registry),
+        out=out,
+    )
 
 
 if __name__ == "__main__":

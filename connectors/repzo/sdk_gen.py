@@ -13,7 +13,6 @@ resolved is reported and kept in the JSON's ``issues``; it never stops the build
 """
 
 import argparse
-import hashlib
 import json
 import sys
 from collections.abc import Mapping, Sequence
@@ -23,6 +22,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from connectors.repzo import generated
+from connectors.repzo.generated import content_digest, sha256_of
 from connectors.repzo.sdk_index import Call, IndexReader, RawService
 from connectors.repzo.typescript.declarations import Scope
 from connectors.repzo.typescript.parser import parse_types
@@ -38,7 +39,7 @@ GENERATOR_COMMAND = "python -m connectors.repzo.sdk_gen"
 SDK_PACKAGE = "repzo"
 SDK_VERSION = "1.0.254"
 # Every module the table depends on, so that a change to the reader makes sdk.json stale.
-CODE_INPUTS = ("sdk_gen.py", "sdk_index.py", "typescript/*.py")
+CODE_INPUTS = ("sdk_gen.py", "sdk_index.py", "generated.py", "typescript/*.py")
 
 # The SDK's comments say its bare index signatures on Find.Params exist for these dotted filters.
 OPEN_PARAM_PREFIXES = ("customFields.", "integration_meta.")
@@ -292,21 +293,10 @@ class Builder:
         )
 
 
-def sha256_of(path: Path) -> str:
-    # Newlines are normalised so a checkout with CRLF endings does not look stale.
-    return hashlib.sha256(path.read_bytes().replace(b"\r\n", b"\n")).hexdigest()
-
-
 def input_digests() -> dict[str, str]:
     code = [path for pattern in CODE_INPUTS for path in sorted(PACKAGE_DIR.glob(pattern))]
     paths = [INDEX_FILE, TYPES_FILE, *code]
     return {path.relative_to(PACKAGE_DIR).as_posix(): sha256_of(path) for path in paths}
-
-
-def content_digest(payload: Mapping[str, object]) -> str:
-    body = {key: value for key, value in payload.items() if key != "digest"}
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def build_table(
@@ -380,34 +370,13 @@ def summary_lines(table: SdkTable) -> list[str]:
 
 
 def diff_summary(committed: str, fresh: SdkTable) -> list[str]:
-    try:
-        old = json.loads(committed)
-    except json.JSONDecodeError as exc:
-        return [f"committed {OUTPUT_FILE.name} is not valid JSON: {exc}"]
-    if not isinstance(old, dict):
-        return [f"committed {OUTPUT_FILE.name} is not a JSON object"]
-    new = json.loads(render_table(fresh))
-    lines: list[str] = []
-    for section in ("inputs", "services", "end_points"):
-        raw = old.get(section)
-        before: dict[str, object] = raw if isinstance(raw, dict) else {}
-        after: dict[str, object] = new[section]
-        lines += [f"+ {section}: {key}" for key in sorted(set(after) - set(before))]
-        lines += [f"- {section}: {key}" for key in sorted(set(before) - set(after))]
-        for key in sorted(set(before) & set(after)):
-            if before[key] != after[key]:
-                parts = _changed_fields(before[key], after[key])
-                lines.append(f"~ {section}: {key}" + (f" ({', '.join(parts)})" if parts else ""))
-    for key in sorted((set(old) | set(new)) - {"inputs", "services", "end_points", "digest"}):
-        if old.get(key) != new.get(key):
-            lines.append(f"~ {key}")
-    return lines or ["only the formatting differs"]
-
-
-def _changed_fields(before: object, after: object) -> list[str]:
-    if not isinstance(before, dict) or not isinstance(after, dict):
-        return []
-    return sorted(key for key in set(before) | set(after) if before.get(key) != after.get(key))
+    """What differs between the committed file and a fresh build."""
+    return generated.diff_summary(
+        committed,
+        render_table(fresh),
+        name=OUTPUT_FILE.name,
+        sections=("inputs", "services", "end_points"),
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -422,17 +391,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     table = build_table()
     text = render_table(table)
     out.write("\n".join(summary_lines(table)) + "\n")
-    if args.check:
-        committed = OUTPUT_FILE.read_text(encoding="utf-8") if OUTPUT_FILE.exists() else ""
-        if committed == text:
-            out.write(f"{OUTPUT_FILE.name} is up to date\n")
-            return 0
-        out.write(f"{OUTPUT_FILE.name} is stale; run {GENERATOR_COMMAND}\n")
-        out.write("\n".join(diff_summary(committed, table)) + "\n")
-        return 1
-    OUTPUT_FILE.write_text(text, encoding="utf-8")
-    out.write(f"wrote {OUTPUT_FILE.relative_to(PACKAGE_DIR.parent.parent)}\n")
-    return 0
+    return generated.write_or_check(
+        OUTPUT_FILE,
+        text,
+        check=args.check,
+        command=GENERATOR_COMMAND,
+        diff=lambda committed: diff_summary(committed, table),
+        out=out,
+    )
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import httpx
 from connectors.repzo.registry import Registry, Resource, load_registry
 from connectors.repzo.settings import RepzoSettings
 from syncer.connector import Page, Record
+from syncer.engine.cursor import parse_instant
 from syncer.remote.errors import SkippableRemoteError, UnexpectedResponse
 from syncer.remote.http import JsonHttpClient, QueryValue
 from syncer.remote.paging import (
@@ -419,13 +420,9 @@ async def _up_to_time(pages: AsyncIterator[Page], bound: datetime) -> AsyncItera
 
 
 def _after(stamp: Any, bound: datetime) -> bool:
-    if not isinstance(stamp, str):
-        return False  # no usable stamp: the engine decides what to do with the record
-    try:
-        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    except ValueError:
-        return False
-    return moment.tzinfo is not None and moment > bound
+    # Without a usable stamp the record stays: the engine decides what to do with it.
+    moment = parse_instant(stamp)
+    return moment is not None and moment > bound
 
 
 async def _up_to_id(pages: AsyncIterator[Page], last_id: str) -> AsyncIterator[Page]:

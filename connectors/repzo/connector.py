@@ -8,11 +8,16 @@ import hashlib
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import ClassVar
 
 import httpx
+from pydantic import ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 
 from connectors.repzo.client import RepzoClient, accepts, excerpt, object_id_at
+from connectors.repzo.fields import unknown_paths
 from connectors.repzo.registry import Resource, load_registry
 from connectors.repzo.settings import RepzoSettings
 from syncer.concurrency import bounded_map
@@ -27,6 +32,7 @@ from syncer.connector import (
     find_stream,
 )
 from syncer.logs import get_logger
+from syncer.mapping.spec import MappingSpec
 from syncer.remote.errors import (
     FatalRemoteError,
     RemoteError,
@@ -102,6 +108,28 @@ class RepzoConnector:
             (resource.sdk_path or resource.path).lstrip("/")
             for resource in load_registry().resources.values()
         )
+
+    @classmethod
+    def mapping_notes(cls, stream: str, mapping_file: Path) -> list[str]:
+        """Native paths of a mapping for this stream that the official SDK's types lack, for
+        ``syncer check`` to show: most likely a typo or a guess Repzo would ignore or refuse."""
+        registry = load_registry()
+        resource = next(
+            (
+                r
+                for r in registry.resources.values()
+                if (r.sdk_path or r.path).lstrip("/") == stream
+            ),
+            None,
+        )
+        try:
+            data = YAML(typ="safe").load(mapping_file.read_text(encoding="utf-8"))
+            spec = MappingSpec.model_validate(data)
+        except (OSError, YAMLError, ValidationError):
+            return []  # loading the configuration has already reported what is wrong with it
+        if resource is None:
+            return []
+        return [problem.message(resource) for problem in unknown_paths(spec, resource)]
 
     async def aclose(self) -> None:
         await self.client.aclose()

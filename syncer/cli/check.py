@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -18,7 +19,7 @@ from syncer.connector import CheckResult, Connector
 from syncer.engine.context import write_back_rule
 from syncer.exit_codes import ExitCode
 from syncer.mapping.binding import bind_flows
-from syncer.plugins import can_connect, create_connector
+from syncer.plugins import can_connect, connector_types, create_connector
 from syncer.schedules import describe, next_run
 from syncer.state import inspect_store
 from syncer.state.migrate import SchemaState
@@ -58,6 +59,8 @@ def check(
     out.print(_flows_table(config))
     for line in asyncio.run(_write_backs(config)):
         out.print(line, markup=False, soft_wrap=True)
+    for line in _mapping_notes(config):
+        out.print(f"note: {line}", markup=False, soft_wrap=True)
     out.print()
     info = inspect_store(config.state.url)
     if not info.exists:
@@ -154,6 +157,29 @@ async def _write_backs(config: SyncerConfig) -> list[str]:
     finally:
         for instance in built.values():
             await instance.aclose()
+
+
+def _mapping_notes(config: SyncerConfig) -> list[str]:
+    """Per mapping a flow uses, the native paths its connector's published types lack (where
+    the connector type can tell, as Repzo's can from its SDK)."""
+    notes: list[str] = []
+    seen: set[tuple[str, str]] = set()
+    bindings = bind_flows(config)
+    for flow in config.flows:
+        binding = bindings.get(flow.name)
+        if binding is None:
+            continue
+        for end, mapping in ((flow.source, binding.source), (flow.target, binding.target)):
+            kind = connector_types().get(config.connectors[end.connector].type)
+            check = getattr(kind, "mapping_notes", None)
+            if not callable(check) or (mapping.source, end.stream) in seen:
+                continue
+            seen.add((mapping.source, end.stream))
+            notes += [
+                f"mapping {mapping.source}: {text}"
+                for text in check(end.stream, Path(mapping.source))
+            ]
+    return notes
 
 
 def _schema_text(schema: SchemaState | None) -> str:

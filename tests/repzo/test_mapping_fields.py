@@ -75,3 +75,39 @@ def test_paths_under_open_maps_and_list_items_are_known():
     assert not is_known("financial.credit_limit", known)
     invoice = known_paths(resource_for("fullinvoices"))
     assert is_known("items[0].qty", invoice) or is_known("items[].qty", invoice)
+
+
+def test_syncer_check_names_a_user_mapping_path_the_sdk_does_not_have(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from syncer.cli import app
+
+    shipped = (SHIPPED_DIR / "repzo" / "client.yaml").read_text(encoding="utf-8")
+    mine = tmp_path / "mine" / "repzo"
+    mine.mkdir(parents=True)
+    (mine / "client.yaml").write_text(
+        shipped.replace("{path: financials.credit_limit,", "{path: credit_limit,"),
+        encoding="utf-8",
+    )
+    (tmp_path / "drop").mkdir()
+    config = tmp_path / "syncer.yaml"
+    config.write_text(
+        "mappings: [./mine]\n"
+        "connectors:\n"
+        "  repzo: {type: repzo, api_key: k, namespace: acme}\n"
+        "  drop: {type: csv, path: ./drop}\n"
+        "flows:\n"
+        "  - name: clients-to-csv\n"
+        "    source: {connector: repzo, stream: client}\n"
+        "    target: {connector: drop, stream: customers}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path.parent)  # paths are the configuration's, wherever syncer runs
+    result = CliRunner().invoke(app, ["check", "--offline", "-c", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "fields.credit_limit: credit_limit is not a field of Repzo's client" in result.output
+    assert "did you mean financials.credit_limit?" in result.output
+    # The shipped mapping, which has it right, draws no such note.
+    (mine / "client.yaml").write_text(shipped, encoding="utf-8")
+    clean = CliRunner().invoke(app, ["check", "--offline", "-c", str(config)])
+    assert "is not a field of Repzo's" not in clean.output

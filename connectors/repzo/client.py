@@ -20,7 +20,7 @@ from connectors.repzo.registry import Registry, Resource, load_registry
 from connectors.repzo.settings import RepzoSettings
 from syncer.connector import Page, Record
 from syncer.engine.cursor import parse_instant
-from syncer.remote.errors import SkippableRemoteError, UnexpectedResponse
+from syncer.remote.errors import SkippableRemoteError, UnexpectedResponse, UnsupportedQuery
 from syncer.remote.http import JsonHttpClient, QueryValue
 from syncer.remote.paging import (
     KeysetPaginator,
@@ -184,7 +184,7 @@ class RepzoClient:
                 params["to_updatedAt"] = ms(updated_to)
         if before_id is not None and accepts(resource, "to__id"):
             params["to__id"] = before_id
-        check_params(resource, params)
+        check_params(resource, params, system=self.http.system)
         path = self.path(resource, "list")
         style = resource.list_style
         if resource.id_keyset and style == "paged":
@@ -398,14 +398,27 @@ def accepts(resource: Resource, name: str) -> bool:
     return name in resource.list_params or name.startswith(resource.list_param_prefixes)
 
 
-def check_params(resource: Resource, params: Mapping[str, QueryValue]) -> None:
+def check_params(
+    resource: Resource, params: Mapping[str, QueryValue], *, system: str = "repzo"
+) -> None:
     """Refuse to send a parameter the SDK does not list for the resource: the real server may
-    reject it, ignore it, or worse, filter by it."""
-    unknown = sorted(name for name in params if not accepts(resource, name))
+    reject it, ignore it, or worse, filter by it (a mapping's identity path Repzo cannot filter
+    by, for instance)."""
+    unknown = tuple(sorted(name for name in params if not accepts(resource, name)))
     if unknown:
-        raise ValueError(
-            f"Repzo's {resource.path} list does not take {', '.join(unknown)} (the official "
-            f"SDK lists: {', '.join(resource.list_params or ())})"
+        raise UnsupportedQuery(
+            f"Repzo's {resource.path} list cannot be filtered by {', '.join(unknown)}: the "
+            f"official SDK lists {', '.join(resource.list_params or ())}"
+            + (
+                f" and {', '.join(p + '*' for p in resource.list_param_prefixes)}"
+                if resource.list_param_prefixes
+                else ""
+            ),
+            parameters=unknown,
+            system=system,
+            method="GET",
+            path=resource.path,
+            resource=resource.name,
         )
 
 

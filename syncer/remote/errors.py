@@ -98,6 +98,20 @@ class FatalRemoteError(RemoteError):
     side that retrying will not fix). The run stops; its checkpoint is kept."""
 
 
+class UnsupportedQuery(FatalRemoteError):
+    """A request would carry a query parameter the remote API does not document for the
+    resource (``parameters``), so it is not sent: the server might reject it, ignore it, or
+    read it as a filter. A mapping or configuration asks for it; nothing was changed."""
+
+    exit_code: ClassVar[ExitCode] = ExitCode.BAD_CONFIG
+
+    def __init__(
+        self, message: str, *, parameters: tuple[str, ...], **context: Unpack[RequestContext]
+    ) -> None:
+        super().__init__(message, **context)
+        self.parameters = parameters
+
+
 GiveUpReason = Literal[
     "attempts", "max_retry_wait", "run_budget", "max_connect_wait", "already_gave_up"
 ]

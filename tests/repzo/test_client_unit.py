@@ -20,6 +20,7 @@ from syncer.remote.errors import (
     SkippableRemoteError,
     UncertainWrite,
     UnexpectedResponse,
+    UnsupportedQuery,
 )
 from syncer.remote.http import encode_query, parse_retry_after
 from tests.repzo.fakes import API_KEY, oid, settings
@@ -350,10 +351,15 @@ async def test_an_upper_bound_the_sdk_does_not_list_is_not_sent(fake, client):
 
 
 async def test_a_filter_the_sdk_does_not_list_is_refused_before_it_is_sent(client):
-    with pytest.raises(ValueError, match=r"does not take serial_number\.formatted"):
+    with pytest.raises(
+        UnsupportedQuery, match=r"cannot be filtered by serial_number\.formatted"
+    ) as raised:
         await read_all(
             client, "integration-command-log", filters={"serial_number.formatted": "INV-1"}
         )
+    error = raised.value
+    assert error.parameters == ("serial_number.formatted",) and error.exit_code == 2
+    assert error.resource == "integration-command-log" and "sync_id" in error.message
 
 
 async def test_logs_are_saved_whole_and_found_by_sync_id(fake, client):

@@ -215,7 +215,7 @@ def client_body(number: int) -> dict[str, Any]:
         "country": "Jordan",
         "zip": "11118",
         "tax_number": f"{10_000_000 + number}",
-        "credit_limit": 2_500_000,
+        "financials": {"credit_limit": 2_500_000},
         "integrated_client_balance": 0,
         "disabled": False,
         "company_namespace": ["demo"],

@@ -97,6 +97,15 @@ def repzo(
             show_default=False,
         ),
     ] = None,
+    implicit_order: Annotated[
+        Literal["newest", "id", "updated"] | None,
+        typer.Option(
+            help="The order of a list that asks for none: newest first, _id ascending, or "
+            "least recently updated first (an edit moves a record to the end while a client "
+            "pages). Default newest, or id with --lenient.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve a stand-in Repzo API until Ctrl-C: every resource of the registry, with Repzo's
     paging, filters and errors, plus fault injection. Control it under /__sandbox/.
@@ -118,6 +127,7 @@ def repzo(
         lenient=lenient,
         max_per_page=max_per_page,
         unknown_params=unknown_params,
+        implicit_order=implicit_order,
     )
     try:
         for resource, count in seeds:
@@ -333,7 +343,8 @@ def _mode(options: SandboxOptions) -> str:
     name = "lenient (for experiments)" if options.lenient else "strict, as Repzo's SDK"
     return (
         f"{name}; unknown query parameters: {options.resolved_unknown_params}; "
-        f"at most {options.resolved_max_per_page} records a page"
+        f"at most {options.resolved_max_per_page} records a page; lists asked for no order: "
+        f"{options.resolved_implicit_order}"
     )
 
 

@@ -395,7 +395,7 @@ def test_the_admin_api_switches_modes_and_takes_back_what_it_shows(strict):
         "unknown_params": "filter",
         "unknown_fields": "keep",
         "max_per_page": 50_000,
-        "newest_first": False,
+        "implicit_order": "id",
         "exact_meta_types": False,
         "sdk_required": False,
     }

@@ -23,6 +23,7 @@ LENIENT_MAX_PER_PAGE = 50_000
 
 UnknownParams = Literal["reject", "ignore", "filter"]
 UnknownFields = Literal["reject", "drop", "keep"]
+ImplicitOrder = Literal["newest", "id", "updated"]
 
 
 class SandboxOptions(BaseModel):
@@ -46,6 +47,11 @@ class SandboxOptions(BaseModel):
     (keep). None: ``strict_fields`` if given, else reject, or keep when lenient."""
     strict_fields: bool | None = None
     """The older spelling of ``unknown_fields``: True is drop, False is keep."""
+    implicit_order: ImplicitOrder | None = None
+    """The order of a list that asks for none (no ``sortBy``, no ``sort``): newest first
+    (``_id`` descending), ``_id`` ascending, or ``updated``: least recently updated first, an
+    order in which an edit moves a document to the end while a client pages. None: newest, or
+    id when lenient."""
     updated_bounds: Literal["inclusive", "exclusive"] = "inclusive"
     """from_updatedAt/to_updatedAt as >=/<= or as >/<. Repzo does not document which."""
     from_id_bound: Literal["exclusive", "inclusive"] = "exclusive"
@@ -86,9 +92,10 @@ class SandboxOptions(BaseModel):
         return LENIENT_MAX_PER_PAGE if self.lenient else STRICT_MAX_PER_PAGE
 
     @property
-    def newest_first(self) -> bool:
-        """A list asked for no order comes newest first (strict) or in ``_id`` order."""
-        return not self.lenient
+    def resolved_implicit_order(self) -> ImplicitOrder:
+        if self.implicit_order is not None:
+            return self.implicit_order
+        return "id" if self.lenient else "newest"
 
     @property
     def exact_meta_types(self) -> bool:
@@ -116,7 +123,7 @@ class SandboxOptions(BaseModel):
                 "unknown_params": self.resolved_unknown_params,
                 "unknown_fields": self.resolved_unknown_fields,
                 "max_per_page": self.resolved_max_per_page,
-                "newest_first": self.newest_first,
+                "implicit_order": self.resolved_implicit_order,
                 "exact_meta_types": self.exact_meta_types,
                 "sdk_required": self.sdk_required,
             },

@@ -115,16 +115,20 @@ _DESCENDING = frozenset({"dsc", "desc", "-1", "descending"})
 
 
 def parse_list_query(
-    params: tuple[tuple[str, str], ...], rules: BoundRules, *, newest_first: bool = False
+    params: tuple[tuple[str, str], ...],
+    rules: BoundRules,
+    *,
+    implicit: Literal["newest", "id", "updated"] = "id",
 ) -> ListQuery:
-    """``newest_first``: the order of a list that asks for none is ``_id`` descending, whatever
-    ``sortPageOrder`` says, so a client that needs an order has to name its field."""
+    """``implicit``: the order of a list that asks for none (see ``SandboxOptions.
+    implicit_order``); other than ``id`` it holds whatever ``sortPageOrder`` says, so a client
+    that needs an order has to name its field."""
     grouped = group_params(params)
     filters: list[Filter] = []
     for name, values in grouped.items():
         if name not in CONTROL_PARAMS:
             filters.extend(_filters_for(name, values, rules))
-    return ListQuery(tuple(filters), _sort_keys(grouped, newest_first), _projection(grouped))
+    return ListQuery(tuple(filters), _sort_keys(grouped, implicit), _projection(grouped))
 
 
 def group_params(params: tuple[tuple[str, str], ...]) -> dict[str, list[str]]:
@@ -280,7 +284,9 @@ def _operator_filters(field: str, operators: dict[str, Any]) -> list[Filter]:
     return filters
 
 
-def _sort_keys(grouped: dict[str, list[str]], newest_first: bool) -> tuple[SortKey, ...]:
+def _sort_keys(
+    grouped: dict[str, list[str]], implicit: Literal["newest", "id", "updated"]
+) -> tuple[SortKey, ...]:
     keys: list[SortKey] = []
     sort_by = _last(grouped, "sortBy")
     if sort_by:
@@ -292,11 +298,14 @@ def _sort_keys(grouped: dict[str, list[str]], newest_first: bool) -> tuple[SortK
                     400, f'sortBy must look like [{{"field":"_id","type":"asc"}}], got {sort_by!r}'
                 )
             keys.append(SortKey(check_field(entry["field"]), _descending(entry.get("type", "asc"))))
-    elif newest_first and not _last(grouped, "sort"):
+    elif implicit != "id" and not _last(grouped, "sort"):
         order = _last(grouped, "sortPageOrder") or _last(grouped, "order")
         if order:
             _descending(order)  # still refused when malformed, though it orders nothing here
-        keys.append(SortKey(ID_FIELD, descending=True))
+        if implicit == "updated":
+            keys.append(SortKey("updatedAt"))
+        else:
+            keys.append(SortKey(ID_FIELD, descending=True))
     else:
         field = _last(grouped, "sort") or ID_FIELD
         order = _last(grouped, "sortPageOrder") or _last(grouped, "order") or "asc"

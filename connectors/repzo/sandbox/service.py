@@ -93,7 +93,9 @@ class RepzoService:
         if resource.list_style == "none":
             raise ApiError(405, f"Method GET is not supported by {resource.path}")
         params = screen_list_params(resource, request.query, options.resolved_unknown_params)
-        query = parse_list_query(params, options.bound_rules(), newest_first=options.newest_first)
+        query = parse_list_query(
+            params, options.bound_rules(), implicit=options.resolved_implicit_order
+        )
         self._apply(
             resource.name,
             self._mutator.before_list(resource.name, lambda: self._all_ids(resource.name)),

@@ -21,7 +21,10 @@ from sqlalchemy.orm import Session
 
 from syncer.config.models import CursorSettings
 from syncer.connector import CursorKind, ReadRequest, Record, StreamInfo
+from syncer.logs import get_logger
 from syncer.state.models import BoundaryRecord, Cursor
+
+log = get_logger(__name__)
 
 BOUNDARY_LIMIT = 10_000
 """Records kept at one instant. More means a source stamps very many records with one time; the
@@ -92,6 +95,17 @@ def plan(
     row = session.get(Cursor, flow)
     if row is not None and (row.connector, row.stream) != (connector, stream):
         row = None  # the flow now reads another stream: its old position means nothing here
+    elif row is not None and row.kind != info.cursor:
+        # The stream is now paged another way (Repzo payments went from _id to updatedAt when
+        # the SDK showed their updatedAt filter): an _id is no time, and the reverse. Read it
+        # whole once; what was synced before is recognised by the id map and not sent again.
+        log.info(
+            "the stream's cursor changed kind; reading it whole once",
+            flow=flow,
+            stored=row.kind,
+            now=info.cursor,
+        )
+        row = None
     if listing or info.cursor == "none":
         request = ReadRequest(page_size=page_size)
         return Scan(info.cursor, request, None, False, None, {}, listing=listing)

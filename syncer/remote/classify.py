@@ -66,6 +66,9 @@ class ErrorTable:
     unknown_exception: Resolution = field(
         default=Resolution(Action.FAIL_RUN, "the request to {system} failed unexpectedly")
     )
+    causes: tuple[tuple[type[BaseException], Resolution], ...] = ()
+    """Checked first, against every exception in the chain: what httpx wraps (a failed TLS
+    certificate check arrives as a ConnectError) can decide alone."""
 
     def for_status(self, status: int, operation: Operation) -> Resolution | None:
         """None for a success (2xx/3xx)."""
@@ -77,6 +80,10 @@ class ErrorTable:
         return self.server_error if status >= 500 else self.client_error
 
     def for_exception(self, error: BaseException) -> Resolution:
+        chain = list(_chain(error))
+        for kind, resolution in self.causes:
+            if any(isinstance(link, kind) for link in chain):
+                return resolution
         for kind, resolution in self.exceptions:
             if isinstance(error, kind):
                 return resolution
@@ -141,6 +148,26 @@ DEFAULT_TABLE = ErrorTable(
     ),
     client_error=Resolution(Action.SKIP_RECORD, "{system} refused the request"),
     server_error=_RETRY_SERVER,
+    causes=(
+        # A certificate problem does not go away by itself: say so at once, retry nothing.
+        (
+            ssl.SSLCertVerificationError,
+            Resolution(
+                Action.FAIL_RUN,
+                "the TLS certificate of {system} at {url} is not trusted (a certificate "
+                "problem, not an outage): check the URL, or the certificate the server "
+                "presents",
+            ),
+        ),
+        (
+            ssl.SSLError,
+            Resolution(
+                Action.FAIL_RUN,
+                "the TLS handshake with {system} at {url} failed (a certificate or protocol "
+                "problem, not an outage): check the URL and whether it speaks https",
+            ),
+        ),
+    ),
 )
 
 NOT_SENT: tuple[type[BaseException], ...] = (

@@ -315,7 +315,7 @@ class JsonHttpClient:
         sentence = resolution.sentence.format(system=self.system, url=context.get("url", ""))
         match resolution.action:
             case Action.FAIL_RUN:
-                return FatalRemoteError(f"{sentence} ({type(error).__name__})", **context)
+                return FatalRemoteError(f"{sentence} ({cause_of(error)})", **context)
             case Action.UNREACHABLE if safe or isinstance(error, NOT_SENT):
                 cause = cause_of(error)
                 return Unreachable(f"{sentence} ({cause})", cause=cause, **context)

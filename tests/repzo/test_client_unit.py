@@ -6,6 +6,7 @@ No network, no real waiting: the retry loop's sleep is recorded instead of slept
 from __future__ import annotations
 
 import json
+import ssl
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -13,6 +14,7 @@ import httpx
 import pytest
 
 from connectors.repzo.client import RepzoClient, object_id_at
+from syncer.remote.classify import DEFAULT_TABLE, Action
 from syncer.remote.errors import (
     FatalRemoteError,
     MalformedBody,
@@ -402,3 +404,33 @@ async def test_limit_offset_with_a_pagination_object(fake, client):
     found = [r async for page in client.pages(resource) for r in page.records]
     assert [r["_id"] for r in found] == [row["_id"] for row in rows]
     assert route.call_count == 2  # 3 + 2, and the total says there is no third page
+
+
+def test_a_certificate_problem_is_not_an_outage():
+    request = httpx.Request("GET", "https://repzo.test/client")
+    try:
+        try:
+            raise ssl.SSLCertVerificationError(1, "certificate verify failed: self-signed")
+        except ssl.SSLError as cause:
+            raise httpx.ConnectError("TLS failed", request=request) from cause
+    except httpx.ConnectError as wrapped:
+        resolution = DEFAULT_TABLE.for_exception(wrapped)
+    assert resolution.action is Action.FAIL_RUN  # retrying cannot fix a certificate
+    assert "not trusted" in resolution.sentence and "not an outage" in resolution.sentence
+    plain = httpx.ConnectError("refused", request=request)
+    assert DEFAULT_TABLE.for_exception(plain).action is Action.UNREACHABLE
+
+
+async def test_https_to_a_server_that_does_not_speak_tls_fails_at_once(sleep):
+    from connectors.repzo.sandbox import RepzoSandbox
+
+    with RepzoSandbox(api_key=API_KEY) as server:
+        url = server.url.replace("http://", "https://")
+        client = RepzoClient(settings(base_url=url), sleep=sleep)
+        try:
+            with pytest.raises(FatalRemoteError) as raised:
+                await read_all(client, "client")
+        finally:
+            await client.aclose()
+    assert sleep.waits == []
+    assert "TLS handshake with repzo" in raised.value.message

@@ -206,3 +206,24 @@ def test_unreachable_store_exits_3(runner, write_config):
 def test_bad_log_level_is_usage_error(runner, example_config):
     result = runner.invoke(app, ["--log-level", "loud", "check", "-c", example_config])
     assert result.exit_code == 2
+
+
+def test_check_warns_about_plain_http_to_another_machine(tmp_path):
+    from typer.testing import CliRunner
+
+    from syncer.cli import app
+
+    (tmp_path / "drop").mkdir()
+    config = tmp_path / "syncer.yaml"
+    config.write_text(
+        "connectors:\n"
+        "  repzo: {type: repzo, api_key: k, base_url: 'http://repzo.example.com'}\n"
+        "  local: {type: repzo, api_key: k, base_url: 'http://127.0.0.1:8766'}\n"
+        "  drop: {type: csv, path: ./drop}\n"
+        "flows: []\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(app, ["check", "--offline", "-c", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "connector repzo: base_url http://repzo.example.com is plain http" in result.output
+    assert "connector local: base_url" not in result.output  # loopback: the sandbox

@@ -53,7 +53,8 @@ def check(
     results = {} if offline else asyncio.run(_check_connectors(config))
     out.print(_connectors_table(config, results))
     for name, settings in config.connectors.items():
-        for note in settings.notes():
+        transport = getattr(settings, "transport_notes", None)
+        for note in [*(transport() if callable(transport) else []), *settings.notes()]:
             out.print(f"note: connector {name}: {note}", markup=False, soft_wrap=True)
     out.print()
     out.print(_flows_table(config))

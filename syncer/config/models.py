@@ -7,6 +7,7 @@ unknown key is always an error, so a typo never silently does nothing.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -102,6 +103,26 @@ class HttpConnectorSettings(StrictModel):
         if value <= timedelta(0):
             raise ValueError("expected a duration above zero, such as 30s")
         return value
+
+    def transport_notes(self) -> list[str]:
+        """What ``syncer check`` should say about how the system is reached: credentials sent
+        in clear over the network."""
+        url = self.base_url
+        if url.scheme == "http" and not _is_loopback(url.host or ""):
+            return [
+                f"base_url {url.scheme}://{url.host} is plain http to another machine: the "
+                "credentials and the data travel unencrypted; use https"
+            ]
+        return []
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True, slots=True)

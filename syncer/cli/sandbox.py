@@ -14,6 +14,7 @@ import typer
 
 from connectors.erp_stub import server as erp_stub
 from connectors.repzo.sandbox import ADMIN_PREFIX, DEFAULT_API_KEY, RepzoSandbox, SandboxOptions
+from connectors.repzo.sandbox.server import SandboxExposed
 from syncer.cli.common import handles_errors
 from syncer.config.types import parse_duration
 from syncer.remote.errors import FatalRemoteError
@@ -28,7 +29,22 @@ app = typer.Typer(
 @handles_errors
 def repzo(
     port: Annotated[int, typer.Option(help="Port to listen on; 0 picks a free one.")] = 8766,
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    host: Annotated[
+        str,
+        typer.Option(
+            help="Address to listen on. Beyond this machine only with --admin-token, which the "
+            "admin API (/__sandbox/) then requires."
+        ),
+    ] = "127.0.0.1",
+    admin_token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="SYNCER_SANDBOX_ADMIN_TOKEN",
+            help="Required by the admin API (/__sandbox/) as the x-sandbox-admin-token header; "
+            "needed to listen beyond this machine.",
+            show_default=False,
+        ),
+    ] = None,
     api_key: Annotated[
         str,
         typer.Option(
@@ -116,19 +132,23 @@ def repzo(
     newest first; a page holds at most 100 records. --lenient is the forgiving server, for
     experiments only: what passes there may fail against Repzo."""
     seeds = [_seed_arg(value) for value in seed or ()]
-    sandbox = RepzoSandbox(
-        api_key=api_key,
-        namespace=[part.strip() for part in namespace.split(",") if part.strip()],
-        host=host,
-        port=port,
-        db=str(db) if db else ":memory:",
-        updated_bounds=updated_filter,
-        from_id_bound=from_id,
-        lenient=lenient,
-        max_per_page=max_per_page,
-        unknown_params=unknown_params,
-        implicit_order=implicit_order,
-    )
+    try:
+        sandbox = RepzoSandbox(
+            api_key=api_key,
+            namespace=[part.strip() for part in namespace.split(",") if part.strip()],
+            host=host,
+            admin_token=admin_token,
+            port=port,
+            db=str(db) if db else ":memory:",
+            updated_bounds=updated_filter,
+            from_id_bound=from_id,
+            lenient=lenient,
+            max_per_page=max_per_page,
+            unknown_params=unknown_params,
+            implicit_order=implicit_order,
+        )
+    except SandboxExposed as exc:
+        raise typer.BadParameter(str(exc), param_hint="--host") from None
     try:
         for resource, count in seeds:
             if resource not in sandbox.registry.resources:

@@ -108,7 +108,7 @@ class HttpConnectorSettings(StrictModel):
         """What ``syncer check`` should say about how the system is reached: credentials sent
         in clear over the network."""
         url = self.base_url
-        if url.scheme == "http" and not _is_loopback(url.host or ""):
+        if url.scheme == "http" and not is_loopback(url.host or ""):
             return [
                 f"base_url {url.scheme}://{url.host} is plain http to another machine: the "
                 "credentials and the data travel unencrypted; use https"
@@ -116,7 +116,8 @@ class HttpConnectorSettings(StrictModel):
         return []
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine (localhost, 127.0.0.0/8, ::1)."""
     if host == "localhost":
         return True
     try:

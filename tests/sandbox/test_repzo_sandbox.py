@@ -478,3 +478,33 @@ def test_cli_serves_until_interrupted(stop_signal):
             proc.send_signal(stop_signal)
             proc.wait(timeout=10)
         assert proc.returncode == 0, proc.stderr.read()
+
+
+def test_a_sandbox_beyond_this_machine_needs_an_admin_token():
+    from connectors.repzo.sandbox.server import SandboxExposed
+
+    with pytest.raises(SandboxExposed, match="--admin-token"):
+        RepzoSandbox(api_key=KEY, host="0.0.0.0")
+
+
+def test_with_an_admin_token_the_admin_api_requires_it():
+    with RepzoSandbox(api_key=KEY, admin_token="t0ken") as server:
+        seed = f"{server.url}/__sandbox/seed"
+        body = {"resource": "client", "count": 3}
+        refused = httpx.post(seed, json=body)
+        assert refused.status_code == 401 and "x-sandbox-admin-token" in refused.json()["message"]
+        assert server.documents("client") == []
+        allowed = httpx.post(seed, json=body, headers={"x-sandbox-admin-token": "t0ken"})
+        assert allowed.is_success and len(server.documents("client")) == 3
+
+
+def test_the_cli_refuses_to_expose_the_sandbox_without_a_token():
+    from typer.testing import CliRunner
+
+    from syncer.cli import app
+
+    result = CliRunner().invoke(
+        app, ["sandbox", "repzo", "--host", "0.0.0.0", "--port", "0"], env={"COLUMNS": "300"}
+    )
+    assert result.exit_code == 2
+    assert "beyond this machine" in " ".join(result.output.split())

@@ -26,6 +26,7 @@ from syncer.logs import get_logger
 log = get_logger(__name__)
 
 API_KEY_HEADER = "api-key"
+ADMIN_TOKEN_HEADER = "x-sandbox-admin-token"  # noqa: S105  (a header name, not a secret)
 UNKNOWN_RESOURCE = "(unknown)"
 _MAX_BODY = 64 * 1024 * 1024
 
@@ -110,6 +111,8 @@ class RepzoRequestHandler(JsonRequestHandler):
 
     def _admin(self, request: Request) -> Reply:
         try:
+            if not self._core.admin_allowed(request.headers.get(ADMIN_TOKEN_HEADER)):
+                raise ApiError(401, f"The admin API needs the {ADMIN_TOKEN_HEADER} header")
             return handle_admin(self._core, request)
         except ApiError as exc:
             return exc.reply()

@@ -85,6 +85,15 @@ class SandboxCore:
         self._options = SandboxOptions.model_validate(merged)
         return self._options
 
+    admin_token: str | None = None
+    """When set, admin requests (``/__sandbox/``) must carry it: anyone who can reach the
+    server could otherwise reset, seed or fault it."""
+
+    def admin_allowed(self, given: str | None) -> bool:
+        if self.admin_token is None:
+            return True
+        return given is not None and hmac.compare_digest(given.encode(), self.admin_token.encode())
+
     def key_matches(self, given: str | None) -> bool:
         expected = self._options.api_key.get_secret_value()
         return given is not None and hmac.compare_digest(given.encode(), expected.encode())

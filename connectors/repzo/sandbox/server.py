@@ -16,6 +16,20 @@ from connectors.repzo.sandbox.app import SandboxHTTPServer
 from connectors.repzo.sandbox.core import SandboxCore
 from connectors.repzo.sandbox.options import DEFAULT_API_KEY
 from connectors.sandboxkit.http import BackgroundServer
+from syncer.config.models import is_loopback
+
+
+class SandboxExposed(ValueError):
+    """A sandbox asked to listen beyond this machine without an admin token: its admin API
+    (reset, seed, faults) would be open to the network."""
+
+    def __init__(self, host: str) -> None:
+        super().__init__(
+            f"the sandbox would listen on {host}, beyond this machine, with its admin API "
+            "(/__sandbox/: reset, seed, faults) open to anyone who can reach it; give an admin "
+            "token (--admin-token) or listen on 127.0.0.1"
+        )
+        self.host = host
 
 
 class RepzoSandbox(BackgroundServer, SandboxCore):
@@ -30,9 +44,13 @@ class RepzoSandbox(BackgroundServer, SandboxCore):
         port: int = 0,
         db: str = ":memory:",
         registry: Registry | None = None,
+        admin_token: str | None = None,
         **options: Any,
     ) -> None:
+        if not is_loopback(host) and not admin_token:
+            raise SandboxExposed(host)
         super().__init__(api_key=api_key, namespace=namespace, db=db, registry=registry, **options)
+        self.admin_token = admin_token
         self._init_listener(host, port)
 
     def _make_server(self, address: tuple[str, int]) -> SandboxHTTPServer:

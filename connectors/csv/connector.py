@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
+from connectors.csv.formulas import unescape
 from connectors.csv.journal import Journal, Layout, journal_path
+from connectors.csv.paths import OutsideFolder, confine
 from connectors.csv.reader import CsvFormatError, Row, read_rows
 from connectors.csv.settings import CsvSettings, CsvStreamSettings
 from connectors.csv.writer import Change
@@ -100,13 +102,24 @@ class CsvConnector:
         return {name: self.info(name) for name in sorted(names)}
 
     def files(self, stream: str) -> list[Path]:
+        """The stream's files. One that leads out of the folder (a symbolic link, or a flow's
+        stream name with ``..``) stops the read rather than being skipped: a file the stream
+        should cover would silently be missing."""
         pattern = self.settings.stream(stream).file or f"{stream}.csv"
         if _is_glob(pattern):
             return sorted(
-                p for p in self.folder.glob(pattern) if p.is_file() and not p.name.startswith(".")
+                self._confined(p)
+                for p in self.folder.glob(pattern)
+                if p.is_file() and not p.name.startswith(".")
             )
-        path = self.folder / pattern
+        path = self._confined(self.folder / pattern)
         return [path] if path.is_file() else []
+
+    def _confined(self, path: Path) -> Path:
+        try:
+            return confine(self.folder, path)
+        except OutsideFolder as error:
+            raise FatalRemoteError(str(error), system=self.name, path=str(path)) from None
 
     # -- checks ----------------------------------------------------------------------------
 
@@ -259,6 +272,7 @@ class CsvConnector:
 
     def _rows(self, path: Path, options: CsvStreamSettings) -> Iterator[Record | RejectedRecord]:
         name, key = path.name, options.key_column
+        escaped = self.settings.escape_formulas_for(options)
         try:
             for item in read_rows(
                 path,
@@ -274,7 +288,11 @@ class CsvConnector:
                     )
                     continue
                 # An empty cell is a null: CSV has no other way to write one (inlined: per row).
-                record: Record = {column: value or None for column, value in item.values.items()}
+                record: Record = (
+                    {column: unescape(value) or None for column, value in item.values.items()}
+                    if escaped
+                    else {column: value or None for column, value in item.values.items()}
+                )
                 if record.get(key) is None:
                     yield RejectedRecord(
                         where,
@@ -408,15 +426,22 @@ class CsvConnector:
                 encoding=self.settings.encoding_for(options),
                 delimiter=self.settings.delimiter_for(options),
                 columns=tuple(options.columns) if options.columns else None,
+                escape_formulas=self.settings.escape_formulas_for(options),
             )
             journal = self._journals[path] = Journal(path, layout)
         return journal
 
     def _written_file(self, stream: str) -> tuple[Path, CsvStreamSettings] | None:
-        """The one file a stream is written to (a glob stream is read-only)."""
+        """The one file a stream is written to (a glob stream is read-only). It and its
+        journal must stay inside the folder; the temporary files of a rewrite are created
+        beside it, and only ever as new files (see ``writer.atomic_file``)."""
         options = self.settings.stream(stream)
         pattern = options.file or f"{stream}.csv"
-        return None if _is_glob(pattern) else (self.folder / pattern, options)
+        if _is_glob(pattern):
+            return None
+        path = self._confined(self.folder / pattern)
+        self._confined(journal_path(path))
+        return path, options
 
     def _pending_journal(self, stream: str) -> Journal | None:
         """The stream's journal, also one a process that died left behind."""

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from connectors.csv.formulas import unescape
 from connectors.csv.reader import BadRow, CsvFormatError, read_header, read_rows
 from connectors.csv.writer import Change, Outcome, append, cell, fsync_directory, upsert
 from syncer.connector import LOCATION_FIELD
@@ -39,6 +40,9 @@ class Layout:
     encoding: str
     delimiter: str
     columns: tuple[str, ...] | None = None
+    escape_formulas: bool = True
+    """Cells a spreadsheet would run are quoted in the file (``formulas.py``). The journal
+    holds the values as given, so keys are compared unquoted."""
 
 
 def journal_path(path: Path) -> Path:
@@ -140,6 +144,7 @@ class Journal:
                     encoding=layout.encoding,
                     delimiter=layout.delimiter,
                     before_replace=mark,
+                    escape_formulas=layout.escape_formulas,
                 )
             elif upserts:
                 upsert(
@@ -150,6 +155,7 @@ class Journal:
                     delimiter=layout.delimiter,
                     columns=columns,
                     before_replace=None if appends else mark,
+                    escape_formulas=layout.escape_formulas,
                 )
             if appends:
                 append(
@@ -159,6 +165,7 @@ class Journal:
                     delimiter=layout.delimiter,
                     columns=self._ledger_columns or columns,
                     before_replace=mark,
+                    escape_formulas=layout.escape_formulas,
                 )
             if self._keys is not None:
                 for key, values in upserts.items():
@@ -234,7 +241,8 @@ class Journal:
                     raise CsvFormatError(
                         self.path, item.line, f"cannot update the file: {item.reason}"
                     )
-                keys.add(item.values.get(self.layout.key, ""))
+                key = item.values.get(self.layout.key, "")
+                keys.add(unescape(key) if self.layout.escape_formulas else key)
         self._keys, self._keys_stat = keys, stat
         return keys
 

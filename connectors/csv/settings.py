@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from connectors.csv.paths import file_name_problem
 from syncer.config.models import ConnectorSettings, StreamConflict, StrictModel
 from syncer.config.types import TimeZoneName
 
@@ -30,7 +31,8 @@ class CsvStreamSettings(StrictModel):
 
     file: str | None = None
     """File name (``customers.csv``, the default being ``<stream>.csv``) or a glob for drops
-    of many files (``invoices_*.csv``), relative to the connector's folder."""
+    of many files (``invoices_*.csv``), inside the connector's folder: an absolute path or a
+    ``..`` is refused, and so is, when it is used, a symbolic link that leads out of it."""
     key: str | None = None
     """Column that identifies a row: upserts replace the row with the same key. By default
     the ``key`` of the stream's mapping (``id`` when no flow maps the stream)."""
@@ -50,11 +52,22 @@ class CsvStreamSettings(StrictModel):
     """``upsert``: rows keyed by ``key``, re-running changes nothing; ``append``: a ledger."""
     delimiter: str | None = Field(default=None, min_length=1, max_length=1)
     encoding: str | None = None
+    escape_formulas: bool | None = None
+    """Whether cells a spreadsheet would run as formulas are written with a ``'`` in front
+    (and read without it); by default the connector's setting."""
 
     @field_validator("encoding")
     @classmethod
     def _encoding(cls, value: str | None) -> str | None:
         return _known_encoding(value)
+
+    @field_validator("file")
+    @classmethod
+    def _inside_the_folder(cls, value: str | None) -> str | None:
+        problem = None if value is None else file_name_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
     @model_validator(mode="after")
     def _columns_without_header(self) -> CsvStreamSettings:
@@ -82,6 +95,11 @@ class CsvSettings(ConnectorSettings):
     """Rows written are collected in a journal beside the file (``.<file>.journal``) and the
     file is rewritten once this many are waiting, and at the end of every run: rewriting a
     large file for every batch would make an export slow down as the file grows."""
+    escape_formulas: bool = True
+    """Cells starting with ``=``, ``+``, ``-``, ``@``, tab or CR (a plain number aside) are
+    written with a ``'`` in front, so a spreadsheet shows them as text rather than running
+    them, and read back without it (the exact rule is in ``formulas.py``). Turn it off for
+    files only programs read, which want the text exactly as it is."""
     streams: dict[str, CsvStreamSettings] = Field(default_factory=dict)
     """Per-stream settings; a file in the folder is a stream even without an entry here."""
 
@@ -89,6 +107,21 @@ class CsvSettings(ConnectorSettings):
     @classmethod
     def _encoding(cls, value: str) -> str:
         return _known_encoding(value) or value
+
+    @field_validator("streams")
+    @classmethod
+    def _stream_files_inside_the_folder(
+        cls, value: dict[str, CsvStreamSettings]
+    ) -> dict[str, CsvStreamSettings]:
+        # A stream without `file` is the file `<stream>.csv`, so its name is a file name.
+        for name, options in value.items():
+            if options.file is None and file_name_problem(f"{name}.csv") is not None:
+                raise ValueError(
+                    f"stream {name!r} has no `file`, so its file would be {name}.csv, which is "
+                    "not a name inside the connector's folder; name the stream like a file "
+                    "(customers), or set its `file`"
+                )
+        return value
 
     def stream(self, name: str) -> CsvStreamSettings:
         return self.streams.get(name) or CsvStreamSettings()
@@ -123,3 +156,8 @@ class CsvSettings(ConnectorSettings):
 
     def encoding_for(self, stream: CsvStreamSettings) -> str:
         return stream.encoding or self.encoding
+
+    def escape_formulas_for(self, stream: CsvStreamSettings) -> bool:
+        if stream.escape_formulas is None:
+            return self.escape_formulas
+        return stream.escape_formulas

@@ -22,6 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any, Literal
 
+from connectors.csv.formulas import escape, unescape
 from connectors.csv.reader import BadRow, CsvFormatError, read_header, read_rows
 
 Outcome = Literal["created", "updated", "deleted", "missing"]
@@ -49,6 +50,10 @@ def cell(value: Any) -> str:
     return str(value)
 
 
+def _escaped_cell(value: Any) -> str:
+    return escape(cell(value))
+
+
 BeforeReplace = Callable[[int], None]
 """Told the size of the complete new file just before it replaces the old one."""
 
@@ -62,7 +67,8 @@ def atomic_file(
     _remove_leftovers(path)
     temporary = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
     try:
-        with temporary.open("w", encoding=encoding, newline="") as handle:
+        # "x": only ever a new file, never through a link someone put there in advance.
+        with temporary.open("x", encoding=encoding, newline="") as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
@@ -107,9 +113,14 @@ def upsert(
     delimiter: str,
     columns: Sequence[str] | None = None,
     before_replace: BeforeReplace | None = None,
+    escape_formulas: bool = True,
 ) -> dict[str, Outcome]:
-    """Apply ``changes`` keyed by the ``key`` column; returns the outcome per key."""
+    """Apply ``changes`` keyed by the ``key`` column; returns the outcome per key. With
+    ``escape_formulas`` the cells written from ``changes`` are quoted as ``formulas.py`` says
+    and the file's keys compared unquoted; rows left alone keep their text."""
     pending = {change.key: change for change in changes}
+    to_cell = _escaped_cell if escape_formulas else cell
+    file_key = unescape if escape_formulas else str
     existing = read_header(path, encoding=encoding, delimiter=delimiter) if path.exists() else None
     names = _ordered_columns(existing or list(columns or []), changes, key)
     if existing is not None and key not in existing:
@@ -124,20 +135,20 @@ def upsert(
                     # Rewriting would carry a damaged row over as if it were data.
                     raise CsvFormatError(path, item.line, f"cannot update the file: {item.reason}")
                 row = item.values
-                change = pending.pop(row.get(key, ""), None)
+                change = pending.pop(file_key(row.get(key, "")), None)
                 if change is None:
                     writer.writerow([row.get(name, "") for name in names])
                 elif change.values is None:
                     outcomes[change.key] = "deleted"
                 else:
-                    merged = {**row, **{n: cell(v) for n, v in change.values.items()}}
+                    merged = {**row, **{n: to_cell(v) for n, v in change.values.items()}}
                     writer.writerow([merged.get(name, "") for name in names])
                     outcomes[change.key] = "updated"
         for change in pending.values():
             if change.values is None:
                 outcomes[change.key] = "missing"
                 continue
-            values = {name: cell(value) for name, value in change.values.items()}
+            values = {name: to_cell(value) for name, value in change.values.items()}
             writer.writerow([values.get(name, "") for name in names])
             outcomes[change.key] = "created"
     return outcomes
@@ -151,9 +162,13 @@ def append(
     delimiter: str,
     columns: Sequence[str] | None = None,
     before_replace: BeforeReplace | None = None,
+    escape_formulas: bool = True,
 ) -> list[str]:
     """Add ``rows`` at the end of a ledger. Returns the columns of the file; a row with a
-    column the file does not have is refused before anything is written (KeyError)."""
+    column the file does not have is refused before anything is written (KeyError). With
+    ``escape_formulas`` the new cells are quoted as ``formulas.py`` says; the old bytes are
+    copied as they are."""
+    to_cell = _escaped_cell if escape_formulas else cell
     existing = read_header(path, encoding=encoding, delimiter=delimiter) if path.exists() else None
     names = list(existing or columns or [])
     if not names:
@@ -176,5 +191,5 @@ def append(
         if existing is None:
             writer.writerow(names)
         for row in rows:
-            writer.writerow([cell(row.get(name)) for name in names])
+            writer.writerow([to_cell(row.get(name)) for name in names])
     return names

@@ -16,6 +16,7 @@ from pydantic import Field
 
 from syncer.canonical.base import (
     CanonicalModel,
+    Integer,
     LineModel,
     Money,
     Percent,
@@ -58,7 +59,7 @@ class Customer(CanonicalModel):
     price_list: Ref | None = None
     parent: Ref | None = None
     """The head office of a chain."""
-    payment_terms_days: int | None = Field(default=None, ge=0)
+    payment_terms_days: Integer | None = Field(default=None, ge=0)
     tags: list[str] = Field(default_factory=list)
     active: bool = True
 

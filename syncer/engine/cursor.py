@@ -36,7 +36,10 @@ def parse_instant(value: Any) -> datetime | None:
     if isinstance(value, datetime):
         moment = value
     elif isinstance(value, int | float) and not isinstance(value, bool):
-        moment = datetime.fromtimestamp(value / 1000, UTC)
+        try:
+            moment = datetime.fromtimestamp(value / 1000, UTC)
+        except (OverflowError, OSError, ValueError):
+            return None  # no instant (1e999, NaN): the record carries no usable stamp
     elif isinstance(value, str) and value:
         try:
             moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))

@@ -18,12 +18,26 @@ from typing import Any
 
 from pydantic import BaseModel
 
+SPELLED_OUT = 400
+"""Decimals with an exponent beyond this are hashed in scientific notation. Spelled out,
+``1e999999999`` is a billion digits: int() on it runs for minutes, in C, deaf to SIGTERM. A
+canonical number never gets near (see :mod:`syncer.canonical.numbers`), and every float (up
+to 1.8e308) stays below it, so the hash of nothing that can still be synced changes."""
+_INT_BITS = 14_000
+"""About 4200 digits: what str() converts (Python refuses more than 4300), as JSON parses."""
+
 
 def _number(value: int | float | Decimal) -> str:
-    number = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
-    if number == number.to_integral_value():
-        return str(int(number))
-    return f"{number.normalize():f}"
+    if isinstance(value, int):
+        return _int(int(value))  # int(): an IntEnum hashes as its number
+    return _decimal(Decimal(repr(value)) if isinstance(value, float) else value)
+
+
+def _int(value: int) -> str:
+    if value.bit_length() <= _INT_BITS:
+        return str(value)
+    # Only a connector written in Python can hand over such an int; str() would refuse it.
+    return _decimal(Decimal(value))
 
 
 def _float(value: float) -> str:
@@ -35,9 +49,23 @@ def _float(value: float) -> str:
 
 
 def _decimal(value: Decimal) -> str:
+    if not value.is_finite() or not -SPELLED_OUT <= value.adjusted() <= SPELLED_OUT:
+        return _scientific(value)
     if value == value.to_integral_value():
         return str(int(value))
     return f"{value.normalize():f}"
+
+
+def _scientific(value: Decimal) -> str:
+    """One spelling per value, in time linear in its digits: ``1.5E+999999999``."""
+    if not value.is_finite():
+        return str(value)  # Infinity, -Infinity, NaN: only native extras can hold them
+    sign, digits, _ = value.as_tuple()
+    significant = "".join(map(str, digits)).rstrip("0")
+    if not significant:
+        return "0"
+    mantissa = significant[0] + (f".{significant[1:]}" if len(significant) > 1 else "")
+    return f"{'-' if sign else ''}{mantissa}E{value.adjusted():+d}"
 
 
 def _datetime(value: datetime) -> str:
@@ -66,7 +94,7 @@ _BY_TYPE: dict[type, Any] = {
     str: lambda value: value,
     bool: lambda value: value,
     type(None): lambda value: value,
-    int: lambda value: str(value),
+    int: _int,
     float: _float,
     Decimal: _decimal,
     datetime: _datetime,

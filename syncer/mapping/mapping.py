@@ -16,11 +16,12 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ValidationError
 
 from syncer.canonical import CanonicalModel
+from syncer.canonical.numbers import MAX_EXPONENT, NumberOutOfBounds, shown
 from syncer.connector import LOCATION_FIELD
 from syncer.mapping.errors import MappingError, UnresolvedReference
 from syncer.mapping.expressions import Expression
 from syncer.mapping.paths import MISSING, Path
-from syncer.mapping.transforms import Transform, TransformValueError, to_decimal
+from syncer.mapping.transforms import Transform, TransformValueError, to_decimal, to_float, to_int
 
 UNSYNCED = "unsynced:"
 """Prefix of a reference to a record the id map does not know yet (``unsynced:PL-RETAIL``): a
@@ -74,8 +75,8 @@ class CanonicalRecord:
 
 CASTS: dict[str, Any] = {
     "str": str,
-    "int": int,
-    "float": float,
+    "int": to_int,
+    "float": to_float,
     "decimal": to_decimal,
     "bool": lambda value: value if isinstance(value, bool) else _bool(value),
 }
@@ -220,7 +221,13 @@ class FieldRule:
 
 def _key(value: Any) -> Any:
     # Map keys are YAML scalars; canonical numbers may be Decimal. Compare them as equals.
-    if isinstance(value, Decimal) and value == value.to_integral_value():
+    # Only a number in bounds becomes an int: int(Decimal("1e999999999")) never returns.
+    if (
+        isinstance(value, Decimal)
+        and value.is_finite()
+        and value.adjusted() <= MAX_EXPONENT
+        and value == value.to_integral_value()
+    ):
         return int(value)
     return value
 
@@ -503,6 +510,9 @@ def _plain(value: Any) -> Any:
 def _pydantic_reason(error: Any) -> str:
     if error["type"] == "missing":
         return "required value is missing"
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, NumberOutOfBounds):
+        return str(cause)  # it quotes the value already
     message = str(error["msg"]).replace("Input should be", "expected")
     value = error.get("input")
-    return f"{message}, got {value!r}" if not isinstance(value, dict | list) else message
+    return f"{message}, got {shown(value)}" if not isinstance(value, dict | list) else message

@@ -18,13 +18,22 @@ import zoneinfo
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from typing import Any
 
+from syncer.canonical.numbers import (
+    MAX_DIGITS,
+    bounded,
+    bounded_float,
+    bounded_int,
+    bounded_number,
+    computed,
+    round_places,
+    shown,
+)
 from syncer.validation import describe, unknown_name
 
 THOUSAND = Decimal(1000)
-MILLI = Decimal("0.001")
 
 
 class TransformValueError(ValueError):
@@ -53,25 +62,54 @@ class Transform:
 
 def to_decimal(value: Any) -> Decimal:
     """An exact Decimal from an int, a numeric string or a float (through its repr, so 0.1
-    stays 0.1). Booleans and non-finite numbers are refused."""
+    stays 0.1). Booleans and non-finite numbers are refused, and so is a number outside the
+    bounds of :mod:`syncer.canonical.numbers` (NumberOutOfBounds, a ValueError)."""
     if type(value) is int:  # the common case (Repzo's x1000 amounts), straight through
-        return Decimal(value)
+        return Decimal(bounded_int(value))
     if isinstance(value, Decimal):
         result = value
     elif isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise TransformValueError(f"expected a number, got {type(value).__name__} {value!r}")
+        raise TransformValueError(f"expected a number, got {type(value).__name__} {shown(value)}")
     else:
         try:
             result = Decimal(str(value).strip())
         except InvalidOperation:
-            raise TransformValueError(f"expected a number, got {value!r}") from None
+            raise TransformValueError(f"expected a number, got {shown(value)}") from None
     if not result.is_finite():
-        raise TransformValueError(f"expected a finite number, got {value!r}")
-    return result
+        raise TransformValueError(f"expected a finite number, got {shown(value)}")
+    return bounded(result, value)
+
+
+def to_int(value: Any) -> int:
+    """A whole number, as ``int()`` makes it (``"12"``, ``12.7`` -> 12), within the bounds:
+    a Decimal or float is checked before ``int()`` sees it."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, Decimal | float):
+        return int(bounded_number(value))
+    if isinstance(value, int):
+        return bounded_int(value)
+    if isinstance(value, str):
+        try:
+            number = int(value)
+        except ValueError:  # not a whole number, or more digits than Python parses
+            raise TransformValueError(f"expected a whole number, got {shown(value)}") from None
+        return bounded_int(number, value)
+    raise TransformValueError(f"expected a whole number, got {type(value).__name__} {shown(value)}")
+
+
+def to_float(value: Any) -> float:
+    """A float, through :func:`to_decimal` so that text is checked against the bounds before
+    it becomes one (``float("1e999")`` is inf, not an error)."""
+    if isinstance(value, bool):
+        return float(value)
+    if type(value) is float:
+        return bounded_float(value)
+    return float(to_decimal(value))
 
 
 def _round(value: Decimal, places: int) -> Decimal:
-    return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    return round_places(value, places, ROUND_HALF_UP)
 
 
 # -- parameters --------------------------------------------------------------------------
@@ -96,10 +134,13 @@ class Param:
     required: bool = False
 
 
-def _whole_number(value: Any) -> int:
+def _places(value: Any) -> int:
     # bool is an int to Python, but `places: true` is a mistake, not 1
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError
+    if value > MAX_DIGITS:
+        # more places than a number has significant digits: nothing but 0 could be written
+        raise ValueError(f"expected a whole number from 0 to {MAX_DIGITS}, got {value}")
     return value
 
 
@@ -143,7 +184,7 @@ def _choice(name: str, choices: Sequence[str]) -> Kind:
     return Kind(f"one of: {', '.join(choices)}", convert)
 
 
-WHOLE_NUMBER = Kind("a whole number >= 0", _whole_number)
+PLACES = Kind("a whole number >= 0", _places)
 NONZERO_NUMBER = Kind("a number other than 0", _nonzero_number)
 TEXT = Kind("text", _text)
 NONEMPTY_TEXT = Kind("text of at least one character", _nonempty_text)
@@ -215,17 +256,21 @@ def money_x1000() -> Transform:
     """Repzo stores money as integer thousandths: 12500 is 12.5."""
 
     def read(value: Any) -> Decimal:
-        return to_decimal(value) / THOUSAND
+        return computed("/", Context.divide, to_decimal(value), THOUSAND)
 
     def write(value: Any) -> int:
-        return int(_round(to_decimal(value), 3) * THOUSAND)
+        return int(computed("x", Context.multiply, _round(to_decimal(value), 3), THOUSAND))
 
     return Transform("money_x1000", read, write)
 
 
 def scale(factor: Decimal) -> Transform:
     """Native = canonical x ``factor`` (e.g. a rate stored as 0.16 for 16 %: factor 0.01)."""
-    return Transform("scale", lambda v: to_decimal(v) / factor, lambda v: to_decimal(v) * factor)
+    return Transform(
+        "scale",
+        lambda v: computed("/", Context.divide, to_decimal(v), factor),
+        lambda v: computed("x", Context.multiply, to_decimal(v), factor),
+    )
 
 
 def decimal_string(places: int | None) -> Transform:
@@ -295,9 +340,15 @@ def epoch_ms() -> Transform:
             millis = int(to_decimal(value))
         except TransformValueError:
             raise TransformValueError(
-                f"expected milliseconds since the epoch, got {value!r}"
+                f"expected milliseconds since the epoch, got {shown(value)}"
             ) from None
-        return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=millis)
+        try:
+            return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=millis)
+        except OverflowError:
+            raise TransformValueError(
+                f"expected milliseconds since the epoch within the years 1 to 9999, got "
+                f"{shown(value)}"
+            ) from None
 
     def write(value: Any) -> int:
         delta = _aware(value) - datetime(1970, 1, 1, tzinfo=UTC)
@@ -421,7 +472,7 @@ TRANSFORMS: dict[str, TransformType] = _table(
     TransformType(
         "decimal_string",
         decimal_string,
-        (Param("places", WHOLE_NUMBER, "the number of decimals written"),),
+        (Param("places", PLACES, "the number of decimals written"),),
     ),
     TransformType("date_ymd", date_ymd),
     TransformType(

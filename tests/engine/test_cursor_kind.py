@@ -67,3 +67,9 @@ def test_an_id_position_is_never_taken_for_a_time(store_url):
         assert scan.request.updated_to is not None  # still a bounded window
     finally:
         store.close()
+
+
+def test_a_numeric_stamp_beyond_any_calendar_is_no_stamp():
+    for hostile in (1e999, float("nan"), 10**30, -(10**30)):
+        assert cursor.parse_instant(hostile) is None
+    assert cursor.parse_instant(1_796_000_000_000) == datetime(2026, 11, 30, 0, 53, 20, tzinfo=UTC)

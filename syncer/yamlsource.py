@@ -5,6 +5,13 @@ say ``file:line: key.path: what was expected``. Environment variables written as
 ``${VAR:-default}`` are substituted in string values (``$$`` stands for a literal ``$``); a
 variable that is not set is reported as an issue at the place that uses it, not raised at once,
 so that one pass finds every problem in the file.
+
+Anchors and aliases (``<<: *defaults``) are expanded into plain data, within a budget: a few
+hundred bytes of nested aliases ("billion laughs") would otherwise expand to billions of values
+and exhaust memory. A file whose aliases would add more than :data:`MAX_ALIAS_EXPANSION` values
+is refused, naming the line of the alias that goes over, like a syntax error.
+So is a file nested deeper than :data:`MAX_DEPTH`, which the YAML parser would take seconds to
+fail on.
 """
 
 from __future__ import annotations
@@ -18,6 +25,12 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import (
+    AliasEvent,
+    CollectionEndEvent,
+    CollectionStartEvent,
+    ScalarEvent,
+)
 
 from syncer.errors import ConfigIssue
 
@@ -26,6 +39,14 @@ KeyPath = tuple[PathKey, ...]
 
 _ENV_PATTERN = re.compile(r"\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\})")
 _DUPLICATE_KEY = re.compile(r'found duplicate key "(.*?)"')
+
+MAX_ALIAS_EXPANSION = 10_000
+"""Values (mappings, lists and scalars) that aliases may add to one file, all aliases counted
+together. Hand-written anchors (a block of defaults merged into each flow) add tens or hundreds;
+a file needing more is generated, and can be generated without aliases."""
+
+MAX_DEPTH = 100
+"""Mappings and lists open inside each other at once; configurations and mappings need ten."""
 
 
 def format_path(path: KeyPath) -> str:
@@ -89,6 +110,9 @@ def parse_yaml(text: str, name: str, env: Mapping[str, str]) -> YamlDocument:
     """Parse YAML text already in memory (used by tests and by inline mapping snippets)."""
     yaml = YAML(typ="rt")
     try:
+        refused = _refused(yaml, text, name)
+        if refused is not None:
+            return YamlDocument(name, None, issues=[refused])
         tree = yaml.load(text)
     except DuplicateKeyError as exc:
         return YamlDocument(name, None, issues=[_duplicate_key_issue(name, exc)])
@@ -101,10 +125,65 @@ def parse_yaml(text: str, name: str, env: Mapping[str, str]) -> YamlDocument:
         )
     except YAMLError as exc:
         return YamlDocument(name, None, issues=[ConfigIssue(name, None, "", f"YAML error: {exc}")])
+    except RecursionError:
+        return YamlDocument(name, None, issues=[_too_deep(name)])
     document = YamlDocument(name, None)
     document.lines[()] = 1
-    document.data = _convert(tree, (), document, env)
+    try:
+        document.data = _convert(tree, (), document, env)
+    except RecursionError:
+        return YamlDocument(name, None, issues=[_too_deep(name)])
     return document
+
+
+def _too_deep(name: str) -> ConfigIssue:
+    return ConfigIssue(name, None, "", "the YAML is nested too deeply to be a configuration")
+
+
+def _refused(yaml: YAML, text: str, name: str) -> ConfigIssue | None:
+    """The first alias that takes the file past the expansion budget, or the first node
+    nested too deep, found from the parser's events before anything is built: each anchor's
+    expanded size is known when its node ends, so counting costs as much as reading the file,
+    however much the aliases would expand."""
+    sizes: dict[str, int] = {}
+    open_nodes: list[list[Any]] = [[None, 0]]  # [anchor, values so far] of each open collection
+    expanded = 0
+    for event in yaml.parse(text):
+        if isinstance(event, CollectionStartEvent):
+            open_nodes.append([event.anchor, 0])
+            if len(open_nodes) - 1 > MAX_DEPTH:
+                return ConfigIssue(
+                    name,
+                    event.start_mark.line + 1,
+                    "",
+                    f"mappings and lists are nested more than {MAX_DEPTH} levels deep here",
+                )
+        elif isinstance(event, CollectionEndEvent):
+            anchor, count = open_nodes.pop()
+            if anchor is not None:
+                sizes[anchor] = count + 1
+            open_nodes[-1][1] += count + 1
+        elif isinstance(event, ScalarEvent):
+            if event.anchor is not None:
+                sizes[event.anchor] = 1
+            open_nodes[-1][1] += 1
+        elif isinstance(event, AliasEvent):
+            # An alias of a collection still open (it contains itself) comes out as null.
+            size = sizes.get(event.anchor, 1)
+            expanded += size
+            open_nodes[-1][1] += size
+            if expanded > MAX_ALIAS_EXPANSION:
+                mark = event.start_mark
+                return ConfigIssue(
+                    name,
+                    mark.line + 1,
+                    "",
+                    f"the alias *{event.anchor} (column {mark.column + 1}) takes what this "
+                    f"file's aliases expand to past {MAX_ALIAS_EXPANSION} values ({expanded} so "
+                    "far), as only an alias bomb would; write the values out, or nest fewer "
+                    "aliases",
+                )
+    return None
 
 
 def _duplicate_key_issue(name: str, exc: DuplicateKeyError) -> ConfigIssue:
@@ -121,12 +200,12 @@ def _convert(node: Any, path: KeyPath, doc: YamlDocument, env: Mapping[str, str]
     """Turn ruamel's round-trip nodes into plain dict/list/scalars, recording lines."""
     if isinstance(node, dict):
         out: dict[Any, Any] = {}
-        lc = getattr(node, "lc", None)
         for key, value in node.items():
             plain_key = _scalar(key)
             child = (*path, plain_key)
-            if lc is not None:
-                doc.lines[child] = lc.key(key)[0] + 1
+            line = _key_line(node, key)
+            if line is not None:
+                doc.lines[child] = line
             out[plain_key] = _convert(value, child, doc, env)
         return out
     if isinstance(node, list):
@@ -142,6 +221,20 @@ def _convert(node: Any, path: KeyPath, doc: YamlDocument, env: Mapping[str, str]
     if isinstance(value, str):
         return _interpolate(value, path, doc, env)
     return value
+
+
+def _key_line(node: Any, key: Any) -> int | None:
+    """The 1-based line of ``key`` in a mapping. A key merged in by ``<<: *defaults`` has no
+    line in the mapping that merges it: it is the line where the anchored mapping has it."""
+    lc = getattr(node, "lc", None)
+    if lc is None:
+        return None
+    if key in lc.data:
+        return int(lc.key(key)[0]) + 1
+    for source in getattr(node, "merge", None) or ():
+        if isinstance(source, dict) and key in source:
+            return _key_line(source, key)
+    return None
 
 
 def _scalar(value: Any) -> Any:

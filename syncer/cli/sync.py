@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 from typing import Annotated
 
@@ -75,8 +76,21 @@ async def _run(
 ) -> list[RunResult]:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def on_signal(signum: int) -> None:
+        if stop.is_set():
+            # A second request: the person will not wait for the page in hand. Every commit
+            # is atomic, so the state store holds the last checkpoint as it is.
+            consoles.err().print("stopping at once, as asked again", markup=False)
+            os._exit(128 + signum)
+        consoles.err().print(
+            "stopping: finishing the page in hand (send the signal again to exit at once)",
+            markup=False,
+        )
+        stop.set()
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signum, on_signal, signum)
     async with Engine(config, store) as engine:
         return await engine.sync(names, stop, full=full, allow_mass_delete=allow_mass_delete)
 

@@ -60,6 +60,33 @@ def by_canonical(
     return found
 
 
+def other_sides(
+    session: Session,
+    entity: str,
+    canonical_ids: Iterable[str],
+    *,
+    connector: str,
+    stream: str,
+) -> dict[str, list[IdMapEntry]]:
+    """The rows of each canonical record outside one connector stream: where a record linked
+    there came from, to name it to a person."""
+    wanted = list(dict.fromkeys(canonical_ids))
+    found: dict[str, list[IdMapEntry]] = {}
+    for start in range(0, len(wanted), CHUNK):
+        rows = session.scalars(
+            select(IdMapEntry)
+            .where(
+                IdMapEntry.entity == entity,
+                IdMapEntry.canonical_id.in_(wanted[start : start + CHUNK]),
+            )
+            .order_by(IdMapEntry.id)
+        )
+        for row in rows:
+            if (row.connector, row.stream) != (connector, stream):
+                found.setdefault(row.canonical_id, []).append(row)
+    return found
+
+
 def mark_seen(
     session: Session, connector: str, stream: str, native_ids: Iterable[str], run_id: str
 ) -> None:

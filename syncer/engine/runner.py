@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from syncer.canonical import ENTITIES
@@ -50,7 +51,7 @@ from syncer.engine.deadletters import Failure
 from syncer.engine.idmap import Resolver
 from syncer.engine.repzo_logs import RunLogs
 from syncer.engine.snapshots import changed_fields, merged, snapshot
-from syncer.errors import RecordError, SuspectListing
+from syncer.errors import RecordError, StateStoreError, SuspectListing, SyncerError
 from syncer.logs import get_logger, log_context
 from syncer.mapping.errors import MappingError, UnresolvedReference
 from syncer.mapping.hashing import content_hash
@@ -59,6 +60,7 @@ from syncer.remote.budget import current_run, note_progress, run_scope
 from syncer.remote.errors import (
     FatalRemoteError,
     RemoteError,
+    RunStopping,
     SkippableRemoteError,
     UncertainWrite,
 )
@@ -216,7 +218,7 @@ class FlowRun:
         started = utcnow()
         # Fresh retry budgets and progress clock for this run alone; the tasks it starts (writes
         # in flight, the heartbeat) inherit them with the context.
-        with log_context(flow=self.flow.name, run_id=self.run_id), run_scope():
+        with log_context(flow=self.flow.name, run_id=self.run_id), run_scope(stop=self.stop):
             name = leases.lease_name(self.flow)
             try:
                 self._lease = leases.acquire(
@@ -238,9 +240,9 @@ class FlowRun:
 
     async def _execute(self, started: datetime) -> RunResult:
         self._open_run(started)
-        await self.logs.started()
         status, error, exit_code = "succeeded", None, None
         try:
+            await self.logs.started()
             complete = await self._scan()
             if not self.stop.is_set():
                 await self.retry_dead_letters()
@@ -251,6 +253,11 @@ class FlowRun:
                 status = "stopped"
             elif self.counts.failed:
                 status = "partial"
+        except RunStopping as stopping:
+            # Asked to stop while retrying: the last committed checkpoint stands, as after any
+            # stop; the next run goes on from there.
+            status = "stopped"
+            log.info("stopping as asked", reason=stopping.message)
         except RemoteError as failure:
             status, error, exit_code = "failed", failure.message, int(failure.exit_code)
             log.error("run failed", **failure.fields())
@@ -266,6 +273,14 @@ class FlowRun:
                 present=suspect.present,
                 deleting=suspect.deleting,
             )
+        except Exception as unexpected:
+            # Whatever stopped it, the run is closed: a run left `running` would read as one
+            # still going, in `syncer status` and to the next run. Then the error goes on, to
+            # exit with its own code (70 and a traceback for a bug).
+            store_down = self._died(unexpected)
+            if store_down is None:
+                raise
+            raise store_down from unexpected
         finished = utcnow()
         self._close_run(status, error, finished)
         await self.logs.finished(status, self.counts.as_body(), error, self.failed_records)
@@ -280,6 +295,30 @@ class FlowRun:
             started,
             finished,
         )
+
+    def _died(self, error: Exception) -> StateStoreError | None:
+        """Close a run an unexpected error ended as ``failed``, with the error. The state store
+        failing under the run is not a bug: returned as the error to raise instead (exit 3)."""
+        store_down: StateStoreError | None = None
+        if isinstance(error, SyncerError):
+            message = error.message
+        elif isinstance(error, OperationalError | InterfaceError):
+            first = str(error.orig or error).strip().splitlines() or [type(error).__name__]
+            store_down = StateStoreError(self.context.store.display_url, first[0])
+            message = store_down.message
+        else:
+            first = str(error).strip().splitlines() or [""]
+            message = f"{type(error).__name__}: {first[0][:500]} (a bug in syncer; see the log)"
+        log.error("run failed", error=message, error_type=type(error).__name__)
+        try:
+            self._close_run("failed", message, utcnow())
+        except Exception as closing:  # noqa: BLE001 - the first error is the one to report
+            log.error(
+                "the run could not be closed as failed; the next run of the flow on this host "
+                "closes it as interrupted",
+                error=str(closing).splitlines()[0] if str(closing) else type(closing).__name__,
+            )
+        return store_down
 
     async def _flush_target(self) -> None:
         """A target that acknowledges writes before it shows them makes them visible now."""
@@ -507,8 +546,9 @@ class FlowRun:
 
         # A page bigger than the flow's batch_size goes through in several batches; the scan's
         # position is saved with the last one, when the whole page is in.
+        once = self._last_of_each(kept)
         size = self.flow.batch_size
-        batches = [kept[start : start + size] for start in range(0, len(kept), size)] or [[]]
+        batches = [once[start : start + size] for start in range(0, len(once), size)] or [[]]
         for number, batch in enumerate(batches, start=1):
             last = number == len(batches)
             await self.process(
@@ -528,12 +568,13 @@ class FlowRun:
         on_commit: Callable[[Session], None] | None = None,
     ) -> list[_Item]:
         """Sync a batch of native source records (a page, or dead letters being retried)."""
-        items, failures = self._map(records)
+        items, failures = self._map(self._last_of_each(records))
         failures.extend(extra_failures)
         changed = self._changed(items)
         self._reserve(changed)
         await self._counterparts(changed)
         await self._decide(changed)
+        self._one_target_each(changed)
         await self._write([item for item in changed if item.op is not None])
         fatal = await self._write_back(changed)
         self._commit(items, changed, failures, on_commit)
@@ -542,6 +583,44 @@ class FlowRun:
         if fatal is not None:
             raise fatal  # after the commit: what the target accepted is recorded first
         return items
+
+    def _last_of_each(self, records: Sequence[Record]) -> Sequence[Record]:
+        """One record per key: the last one read. A source may hand the same record over twice
+        in one page (a CSV file with a key on two rows, an ERP page that repeats a record),
+        and one record cannot be synced twice at once. The last is the newest a file holds,
+        and the one a later page would have synced anyway; the earlier ones are counted as
+        skipped, with a warning naming the key and where each one was."""
+        keys: list[str | None] = []
+        last: dict[str, int] = {}
+        for index, record in enumerate(records):
+            try:
+                key: str | None = self.source_mapping.native_id(record)
+            except MappingError:
+                key = None  # fails on its own in _map
+            keys.append(key)
+            if key is not None:
+                last[key] = index
+        if len(last) == sum(key is not None for key in keys):
+            return records
+        kept: list[Record] = []
+        earlier: dict[str, list[Record]] = {}
+        for index, (record, key) in enumerate(zip(records, keys, strict=True)):
+            if key is None or last[key] == index:
+                kept.append(record)
+            else:
+                earlier.setdefault(key, []).append(record)
+        for key, skipped in earlier.items():
+            self.counts.skipped += len(skipped)
+            synced = records[last[key]].get(LOCATION_FIELD)
+            places = [str(r.get(LOCATION_FIELD)) for r in skipped if r.get(LOCATION_FIELD)]
+            log.warning(
+                "the source has this record more than once; the last one read is synced and "
+                "the earlier ones are skipped",
+                record=key,
+                times=len(skipped) + 1,
+                **({"synced": str(synced), "skipped": places} if synced and places else {}),
+            )
+        return kept
 
     def _map(self, records: Sequence[Record]) -> tuple[list[_Item], list[Failure]]:
         mapping = self.source_mapping
@@ -720,6 +799,90 @@ class FlowRun:
                 continue
             item.written_fields = frozenset(fields)
             item.op = WriteOp(kind, native, ref=item.key, native_id=existing, lookup=item.lookup)
+
+    def _one_target_each(self, items: list[_Item]) -> None:
+        """Before anything is written: records of the source that would land on one target
+        record become dead letters instead, every one of them, since syncer cannot tell which
+        is right (two Repzo clients with one client_code exported to a CSV file keyed by
+        code; two sources feeding one Repzo stream with the same codes). Writing them would
+        let one overwrite the other, and linking both to one record cannot be stored.
+
+        A target record is known by its key where the record to write carries it (a CSV key
+        column), the one the identity lookup found, or the identity key it would be found by."""
+        claims: dict[tuple[str, ...], list[_Item]] = {}
+        new_links: dict[str, list[_Item]] = {}
+        for item in items:
+            if item.failure is not None or item.row is None:
+                continue
+            if item.target_row is not None:
+                continue  # linked already: the record it goes to is its own
+            if item.op is None and item.found is None:
+                continue  # nothing to write or link (a deletion of what never arrived)
+            native = self._target_key(item)
+            if native is not None:
+                claims.setdefault(("key", native), []).append(item)
+                new_links.setdefault(native, []).append(item)
+            if item.lookup is not None:
+                claims.setdefault(("lookup", *item.lookup), []).append(item)
+        target = f"{self.flow.target.connector}.{self.flow.target.stream}"
+        for claim, sharing in claims.items():
+            if len({item.key for item in sharing}) < 2:
+                continue
+            where = f"{claim[1]} {claim[2]!r}" if claim[0] == "lookup" else f"the key {claim[1]!r}"
+            names = ", ".join(_described(item) for item in sharing)
+            for item in sharing:
+                self._refuse(
+                    item,
+                    f"{len(sharing)} records of {self.flow.source.connector}."
+                    f"{self.flow.source.stream} ({names}) would all be the {target} record "
+                    f"with {where}, and syncer cannot tell which one is right; none of them is "
+                    "synced until each has its own key in the source (or the extra ones are "
+                    "gone)",
+                )
+        if not new_links:
+            return
+        with self.context.store.session() as session:
+            taken = idmap.by_native(
+                session, self.flow.target.connector, self.flow.target.stream, list(new_links)
+            )
+            owners = {row.canonical_id for row in taken.values()}
+            others = idmap.other_sides(
+                session,
+                self.entity,
+                owners,
+                connector=self.flow.target.connector,
+                stream=self.flow.target.stream,
+            )
+        for native, row in taken.items():
+            for item in new_links[native]:
+                assert item.row is not None
+                if item.failure is not None or row.canonical_id == item.row.canonical_id:
+                    continue
+                self._refuse(
+                    item,
+                    f"the {target} record {native} is already the counterpart of "
+                    f"{_side_names(others.get(row.canonical_id, []), row.canonical_id)}, and "
+                    "syncer links one record to one record; this one is not synced. If both "
+                    "are the same record, keep only one of them; if not, give this one a key "
+                    "of its own",
+                )
+
+    def _target_key(self, item: _Item) -> str | None:
+        """The target's key of the record a record not linked yet goes to, where it is known
+        before writing: found by the identity lookup, or carried by the record to write."""
+        if item.found is not None:
+            return item.found
+        if item.op is None:
+            return None
+        try:
+            return self.target_mapping.native_id(item.op.record)
+        except MappingError:
+            return None  # the target gives it its key (a Repzo _id) when it is created
+
+    def _refuse(self, item: _Item, reason: str) -> None:
+        log.warning("record not synced: it shares a target record", record=item.key, reason=reason)
+        item.failure = Failure(item.key, reason, "identity", item.native)
+        item.op = None
 
     def _fields_to_write(self, item: _Item, target_now: dict[str, Any] | None) -> set[str]:
         """Every carried field for a one-way flow (the source is the authority); for a two-way
@@ -954,9 +1117,10 @@ class FlowRun:
             # One SELECT for the page's rows, and no flush per record: the inserts and updates
             # go out together when the transaction commits.
             stored = idmap.Attached(session, [r for i in items for r in (i.row, i.target_row)])
+            taken = self._taken(session, changed)
             with session.no_autoflush:
                 for item in changed:
-                    failure = item.failure or self._failure_of(item)
+                    failure = item.failure or self._failure_of(item) or self._clash(item, taken)
                     if failure is not None:
                         failures.append(failure)
                         continue
@@ -992,6 +1156,52 @@ class FlowRun:
             if on_commit is not None:
                 on_commit(session)
 
+    def _linked_native(self, item: _Item) -> str | None:
+        """The target's key of the record this item is linked to once it is recorded."""
+        result = item.result
+        if result is not None and result.native_id:
+            return result.native_id
+        if item.target_row is not None:
+            return item.target_row.native_id
+        return item.found
+
+    def _new_link(self, item: _Item) -> str | None:
+        native = self._linked_native(item)
+        if native is None or (item.target_row is not None and item.target_row.native_id == native):
+            return None
+        return native
+
+    def _taken(self, session: Session, items: list[_Item]) -> dict[str, str]:
+        """Target keys this batch is about to link that the id map already links: key ->
+        canonical id."""
+        natives = [n for item in items if item.failure is None if (n := self._new_link(item))]
+        if not natives:
+            return {}
+        flow = self.flow
+        rows = idmap.by_native(session, flow.target.connector, flow.target.stream, natives)
+        return {native: row.canonical_id for native, row in rows.items()}
+
+    def _clash(self, item: _Item, taken: dict[str, str]) -> Failure | None:
+        """The last guard of one record to one record, for a target that answers a write with
+        a record another one is linked to (one that keys records by a value it was sent): the
+        record is not linked, but parked, so the id map never holds two links to one record."""
+        native = self._new_link(item)
+        if native is None:
+            return None
+        assert item.row is not None
+        owner = taken.setdefault(native, item.row.canonical_id)
+        if owner == item.row.canonical_id:
+            return None
+        target = f"{self.flow.target.connector}.{self.flow.target.stream}"
+        reason = (
+            f"{target} stored this record as its record {native}, which is already the "
+            f"counterpart of another record (canonical id {owner}); syncer links one record "
+            "to one record, so this one was written but is not linked, and is tried again "
+            "later. Give it a key of its own in the source, or keep only one of the two"
+        )
+        log.warning("record not linked: it shares a target record", record=item.key, reason=reason)
+        return Failure(item.key, reason, "identity", item.native)
+
     def _failure_of(self, item: _Item) -> Failure | None:
         result = item.result
         if item.op is None or result is None:
@@ -1022,13 +1232,7 @@ class FlowRun:
         source_row.origin = None
         source_row.deleted = item.canonical.deleted
         result = item.result
-        target_native = (
-            result.native_id
-            if result is not None and result.native_id
-            else item.target_row.native_id
-            if item.target_row is not None
-            else item.found
-        )
+        target_native = self._linked_native(item)
         if target_native is None:
             self._count(item)  # skipped: nothing in the target to link
             return
@@ -1259,6 +1463,18 @@ class FlowRun:
             present=present,
             deleting=deleting,
         )
+
+
+def _described(item: _Item) -> str:
+    """A record as a person finds it: its key, and its place in a file when it has one."""
+    location = item.native.get(LOCATION_FIELD)
+    return f"{item.key} ({location})" if location else item.key
+
+
+def _side_names(rows: Sequence[IdMapEntry], canonical_id: str) -> str:
+    if not rows:
+        return f"another record (canonical id {canonical_id})"
+    return " and ".join(f"{row.connector}.{row.stream} {row.native_id}" for row in rows)
 
 
 def _dig(record: Any, path: str) -> Any:

@@ -16,6 +16,7 @@ clock has stood still for ``stall_timeout``.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -109,8 +110,11 @@ class RetryBudget:
 class RunScope:
     """The retry budgets and the progress clock of one flow run."""
 
-    def __init__(self, clock: Clock = time.monotonic) -> None:
+    def __init__(self, clock: Clock = time.monotonic, stop: asyncio.Event | None = None) -> None:
         self.clock = clock
+        self.stop = stop
+        """Set when the run is asked to stop (SIGTERM, Ctrl-C): waits between retries end at
+        once, so a run never outlives the signal by a retry budget."""
         self._budgets: dict[str, RetryBudget] = {}
         self._last_progress = clock()
 
@@ -135,9 +139,12 @@ _CURRENT: ContextVar[RunScope | None] = ContextVar("syncer_run_scope", default=N
 
 
 @contextmanager
-def run_scope(clock: Clock = time.monotonic) -> Iterator[RunScope]:
-    """Fresh budgets and progress clock for the code run inside (one flow run)."""
-    scope = RunScope(clock)
+def run_scope(
+    clock: Clock = time.monotonic, stop: asyncio.Event | None = None
+) -> Iterator[RunScope]:
+    """Fresh budgets and progress clock for the code run inside (one flow run); ``stop`` is
+    the run's stop request."""
+    scope = RunScope(clock, stop)
     token = _CURRENT.set(scope)
     try:
         yield scope

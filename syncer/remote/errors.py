@@ -98,6 +98,13 @@ class FatalRemoteError(RemoteError):
     side that retrying will not fix). The run stops; its checkpoint is kept."""
 
 
+class RunStopping(RemoteError):
+    """The run was asked to stop (SIGTERM, Ctrl-C) while a request waited to be retried: the
+    wait ends at once and the run stops with its last checkpoint, as a stop does (exit 0)."""
+
+    exit_code: ClassVar[ExitCode] = ExitCode.OK
+
+
 class UnsupportedQuery(FatalRemoteError):
     """A request would carry a query parameter the remote API does not document for the
     resource (``parameters``), so it is not sent: the server might reject it, ignore it, or

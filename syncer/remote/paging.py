@@ -3,15 +3,22 @@
 A connector picks a :class:`Paginator` (page numbers, offsets, an id keyset, an opaque token)
 and an ``extract`` function that checks the body's shape and returns its records; the loop here
 sends, extracts, advances, yields, and refuses to page forever.
+
+Paging forever is what a server that ignores the paging parameters makes a client do: it
+answers every page with the same records and says more follow. The loop stops a listing (with
+:class:`EndlessListing`) when a page repeats one it already returned, or when it runs to more
+pages than the size the server gives for the listing can fill.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
+import math
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Any
+from typing import Any, Literal, Unpack
 
 from syncer.connector import Page, Record
 from syncer.logs import get_logger
@@ -26,6 +33,127 @@ IsLast = Callable[[Any, list[Record]], bool | None]
 """Body and records of a page -> whether the server says it was the last (None: it does not
 say). A server may serve fewer records than asked for (a cap on the page size), so a short
 page alone ends a listing only when the server says nothing."""
+
+
+EndlessReason = Literal["repeated_page", "past_total"]
+
+
+class EndlessListing(FatalRemoteError):
+    """A listing that does not end where it must: a page came back with the records of an
+    earlier one (the server ignores the page, offset or cursor asked for), or there were more
+    pages than the listing's reported size can fill. The run stops; its cursor stays."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: EndlessReason,
+        pages: int,
+        records: int,
+        claimed: int | None,
+        request: str,
+        repeats: int | None = None,
+        **context: Unpack[RequestContext],
+    ) -> None:
+        self.reason: EndlessReason = reason
+        self.pages = pages
+        """Pages received in this listing, the offending one included."""
+        self.records = records
+        """Records those pages held, repeats included."""
+        self.claimed = claimed
+        """The listing's size as the server gave it (the largest it gave), when it did."""
+        self.request = request
+        """The paging parameters of the offending page, e.g. ``page=3, per_page=100``."""
+        self.repeats = repeats
+        """For ``repeated_page``: the number of the earlier page it repeats (1 is the first)."""
+        super().__init__(message, **context)
+
+    def fields(self) -> dict[str, object]:
+        values: dict[str, object] = {
+            **super().fields(),
+            "reason": self.reason,
+            "pages": self.pages,
+            "records": self.records,
+            "claimed": self.claimed,
+            "request": self.request,
+            "repeats": self.repeats,
+        }
+        return {key: value for key, value in values.items() if value is not None}
+
+
+class _EndGuard:
+    """What a listing has returned so far, enough to tell that it will never end: a digest of
+    each page (16 bytes a page, however big the pages), the page count and the size the
+    server claims."""
+
+    def __init__(self, client: JsonHttpClient, path: str, context: RequestContext) -> None:
+        self.system = client.system
+        self.path = path
+        self.context = context
+        self.digests: dict[bytes, int] = {}
+        self.pages = 0
+        self.records = 0
+        self.largest = 0
+        self.claimed: int | None = None
+
+    def check(
+        self, records: list[Record], claimed: int | None, request: str, *, more: bool
+    ) -> None:
+        """After each page; ``more``: the listing goes on after it."""
+        self.pages += 1
+        self.records += len(records)
+        self.largest = max(self.largest, len(records))
+        if claimed is not None:
+            self.claimed = claimed if self.claimed is None else max(self.claimed, claimed)
+        # Empty pages are left out: a scan with a continuation token may legitimately return
+        # several in a row, and empty pages past the end are bounded by the claimed size.
+        if records:
+            text = json.dumps(records, sort_keys=True, default=str, separators=(",", ":"))
+            digest = hashlib.blake2b(text.encode(), digest_size=16).digest()
+            earlier = self.digests.setdefault(digest, self.pages)
+            if earlier != self.pages:
+                raise self._endless(
+                    "repeated_page",
+                    f"{self.system} answered page {self.pages} of {self.path} ({request}) with "
+                    f"the same {len(records)} records as page {earlier}: it ignores the paging "
+                    "parameters, and would be paged forever. The listing was stopped, and the "
+                    "cursor stays where it was",
+                    request,
+                    repeats=earlier,
+                )
+        if more and self.claimed is not None and self.pages > self._page_limit(self.claimed):
+            raise self._endless(
+                "past_total",
+                f"{self.system} says {self.path} holds {self.claimed} records, but it is still "
+                f"saying more follow after {self.pages} pages ({self.records} records; {request}"
+                "): it ignores the paging parameters, and would be paged forever. The listing "
+                "was stopped, and the cursor stays where it was",
+                request,
+            )
+
+    def _page_limit(self, claimed: int) -> int:
+        # Twice the pages the claimed size fills at the largest page served, and two more:
+        # room for a size that grows while it is read, for records a shifting order or an
+        # inclusive keyset bound hands over twice, and for an empty page at the end.
+        return 2 * math.ceil(claimed / max(self.largest, 1)) + 2
+
+    def _endless(
+        self, reason: EndlessReason, message: str, request: str, *, repeats: int | None = None
+    ) -> EndlessListing:
+        return EndlessListing(
+            message,
+            reason=reason,
+            pages=self.pages,
+            records=self.records,
+            claimed=self.claimed,
+            request=request,
+            repeats=repeats,
+            **self.context,
+        )
+
+
+def _paging(request: Mapping[str, QueryValue]) -> str:
+    return ", ".join(f"{key}={value}" for key, value in request.items() if value is not None)
 
 
 def _last(is_last: IsLast | None, body: Any, records: list[Record], asked: int) -> bool:
@@ -195,6 +323,7 @@ async def paginate(
     context = RequestContext(
         system=client.system, method="GET", path=path, url=client.url(path), resource=resource
     )
+    guard = _EndGuard(client, path, context)
     previous: str | None = None
     while request is not None:
         fingerprint = json.dumps({**base, **request}, sort_keys=True, default=str)
@@ -214,13 +343,12 @@ async def paginate(
             raise UnexpectedResponse(
                 error.message, body_excerpt=error.body_excerpt, **context
             ) from None
+        claimed = total(response.body) if total is not None else None
+        asked = _paging(request)
         records = paginator.keep(raw)
         request = paginator.advance(response.body, raw)
-        yield Page(
-            records=records,
-            position=paginator.position,
-            total=total(response.body) if total is not None else None,
-        )
+        guard.check(raw, claimed, asked, more=request is not None)
+        yield Page(records=records, position=paginator.position, total=claimed)
 
 
 async def paginate_verified(

@@ -15,6 +15,7 @@ A call stops retrying at the first limit it reaches:
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -23,13 +24,14 @@ from typing import NoReturn, TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
-from syncer.remote.budget import RetryBudget
+from syncer.remote.budget import RetryBudget, current_run
 from syncer.remote.errors import (
     GiveUpReason,
     RateLimited,
     RemoteError,
     RetriableRemoteError,
     RetryBudgetExhausted,
+    RunStopping,
     UncertainWrite,
     Unreachable,
 )
@@ -239,11 +241,34 @@ async def call_with_retries(
             connect = max(0.0, connect)
         before_sleep(RetryNotice(error, state.upcoming_sleep, state.attempt_number, left, connect))
 
+    scope = current_run()
+    stop_request = scope.stop if scope is not None else None
+
+    async def pause(seconds: float) -> None:
+        """The wait before a retry, cut short when the run is asked to stop."""
+        if stop_request is None:
+            await sleep(seconds)
+            return
+        if not stop_request.is_set():
+            stopped = asyncio.ensure_future(stop_request.wait())
+            waited = asyncio.ensure_future(sleep(seconds))
+            try:
+                await asyncio.wait({stopped, waited}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stopped.cancel()
+                waited.cancel()
+        if stop_request.is_set():
+            system = budget.system if budget is not None else "the system"
+            raise RunStopping(
+                f"stopped as asked while waiting to retry a request to {system}; the run "
+                "keeps its last checkpoint"
+            )
+
     retrying = AsyncRetrying(
         retry=retry_if_exception(_retriable),
         wait=wait,
         stop=stop,
-        sleep=sleep,
+        sleep=pause,
         before_sleep=announce,
         retry_error_callback=give_up,
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar
@@ -13,7 +12,7 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from syncer.cli.common import ConfigOption, consoles, handles_errors, load
+from syncer.cli.common import ConfigOption, consoles, echo_json, handles_errors, load
 from syncer.config import DEFAULT_CONFIG_FILE
 from syncer.engine import review
 from syncer.engine.engine import Engine
@@ -77,7 +76,7 @@ def list_dead_letters(
             query = query.where(DeadLetter.flow == flow)
         letters = list(session.scalars(query))
     if as_json:
-        typer.echo(json.dumps([_letter(letter) for letter in letters], default=str, indent=2))
+        echo_json([_letter(letter) for letter in letters])
         return
     out = consoles.out()
     if not letters:
@@ -213,7 +212,7 @@ def list_conflicts(
         for conflict in found
     ]
     if as_json:
-        typer.echo(json.dumps(rows, default=str, indent=2))
+        echo_json(rows)
         return
     out = consoles.out()
     if not rows:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated
@@ -10,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from syncer.cli.common import ConfigOption, consoles, handles_errors, load
+from syncer.cli.common import ConfigOption, consoles, echo_json, handles_errors, load
 from syncer.config import DEFAULT_CONFIG_FILE
 from syncer.state import inspect_store, open_store
 from syncer.state.findings import StoredFinding, load_findings
@@ -39,7 +38,7 @@ def status(
         data = report.as_dict()
         if findings:
             data["repzo_findings"] = [asdict(found) for found in findings]
-        typer.echo(json.dumps(data, default=_json_default, indent=2))
+        echo_json(data, default=_json_default)
         return
     _render(report)
     _render_outbox(report)

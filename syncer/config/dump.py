@@ -8,9 +8,9 @@ from typing import Any
 
 from pydantic import AnyUrl, BaseModel, SecretStr
 
-from syncer.config.models import SyncerConfig
+from syncer.config.models import SyncerConfig, secret_values
 from syncer.config.types import DeleteLimit, format_duration
-from syncer.logs import MASK
+from syncer.logs import MASK, redact_url, redact_value, register_secrets
 from syncer.state.engine import display_url
 
 
@@ -18,9 +18,14 @@ def dump_config(config: SyncerConfig, *, reveal_secrets: bool = False) -> dict[s
     """The effective configuration, defaults filled in. Secrets are masked unless asked for;
     with ``reveal_secrets`` the result loads back into an equal configuration."""
     data: dict[str, Any] = _plain(config, reveal_secrets)
-    if not reveal_secrets:
-        data["state"]["url"] = display_url(config.state.url)
-    return data
+    if reveal_secrets:
+        return data
+    data["state"]["url"] = display_url(config.state.url)
+    # Besides the settings typed as secrets: every configured secret wherever it sits (in a
+    # connector's URL, from a ${PASSWORD} variable) and settings named like credentials.
+    register_secrets(secret_values(config))
+    masked: dict[str, Any] = redact_value(data)
+    return masked
 
 
 def _plain(value: Any, reveal: bool) -> Any:
@@ -34,7 +39,9 @@ def _plain(value: Any, reveal: bool) -> Any:
         return value.get_secret_value() if reveal else MASK
     if isinstance(value, timedelta):
         return format_duration(value)
-    if isinstance(value, PurePath | AnyUrl):
+    if isinstance(value, AnyUrl):
+        return str(value) if reveal else redact_url(str(value))
+    if isinstance(value, PurePath):
         return str(value)
     if isinstance(value, DeleteLimit):
         return value.as_config()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +17,9 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
 from syncer import plugins
-from syncer.config.models import ConnectorSettings, SyncerConfig
+from syncer.config.models import ConnectorSettings, SyncerConfig, secret_values
 from syncer.errors import ConfigError, ConfigIssue
+from syncer.logs import register_secrets
 from syncer.validation import add_pydantic_issues, describe, unknown_name
 from syncer.yamlsource import KeyPath, YamlDocument, load_yaml
 
@@ -28,13 +29,49 @@ CONFIG_ENV_VAR = "SYNCER_CONFIG"
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
+_SECRET_VARIABLE = re.compile(
+    r"password|passwd|secret|token|credential|api_?key|(^|_)(pass|pwd|key)(_|$)",
+    re.IGNORECASE,
+)
+"""Names of environment variables whose values are secrets wherever the file puts them
+(``PGPASSWORD``, ``DB_PASS``, ``REPZO_API_KEY``, ``ERP_TOKEN``)."""
+
+
+class _RecordingEnvironment(Mapping[str, str]):
+    """The environment, remembering which variables the file read."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+        self.used: dict[str, str] = {}
+
+    def __getitem__(self, name: str) -> str:
+        value = self._env[name]
+        self.used[name] = value
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._env)
+
+    def __len__(self) -> int:
+        return len(self._env)
+
+
 def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> SyncerConfig:
-    """Read and validate a configuration file. Raises ConfigError listing every problem."""
-    environment = os.environ if env is None else env
+    """Read and validate a configuration file. Raises ConfigError listing every problem.
+
+    The configuration's secrets are registered with the process-wide redactor: from here on
+    they are masked in logs, on the terminal and in the state store."""
+    environment = _RecordingEnvironment(os.environ if env is None else env)
     doc = load_yaml(Path(path), environment, display_name=str(path))
     config = validate_document(doc)
+    env_secrets = frozenset(
+        value for name, value in environment.used.items() if value and _SECRET_VARIABLE.search(name)
+    )
+    register_secrets(env_secrets)
     if doc.issues or config is None:
         raise ConfigError(sorted(doc.issues, key=lambda i: (i.line or 0, i.path)))
+    config._env_secrets = env_secrets
+    register_secrets(secret_values(config))
     return config
 
 

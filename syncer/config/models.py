@@ -8,13 +8,16 @@ unknown key is always an error, so a typo never silently does nothing.
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import unquote
 
 from pydantic import (
     AnyHttpUrl,
+    AnyUrl,
     BaseModel,
     ConfigDict,
     Field,
@@ -300,6 +303,9 @@ class SyncerConfig(StrictModel):
     daemon: DaemonConfig = DaemonConfig()
 
     _source: str | None = PrivateAttr(default=None)
+    _env_secrets: frozenset[str] = PrivateAttr(default=frozenset())
+    """Values of environment variables named like secrets (``${PGPASSWORD}``) that the file
+    used, wherever it used them: inside a URL they sit where no setting says they are secret."""
 
     @property
     def source(self) -> str | None:
@@ -319,10 +325,20 @@ class SyncerConfig(StrictModel):
         raise KeyError(name)
 
 
-def secret_values(model: BaseModel) -> set[str]:
-    """Every secret the configuration holds: SecretStr values and passwords inside URLs.
+CREDENTIAL_PARAMETER = re.compile(
+    r"^((ssl)?password|passwd|pwd|(client_)?secret|(access_|refresh_|auth_)?token|api[-_]?key)$",
+    re.IGNORECASE,
+)
+"""URL query parameters that carry a credential (libpq's ``password`` and ``sslpassword``)."""
 
-    The logging pipeline masks these wherever they appear, whatever the key they travel under.
+
+def secret_values(model: BaseModel) -> set[str]:
+    """Every secret the configuration holds: SecretStr values, passwords and credential query
+    parameters inside URLs, and environment variables named like secrets that it used.
+
+    Loading a configuration registers these with the redactor that logs, the terminal and the
+    state store share, so they are masked wherever they appear, whatever the key they travel
+    under.
     """
     found: set[str] = set()
 
@@ -340,15 +356,26 @@ def secret_values(model: BaseModel) -> set[str]:
         elif isinstance(value, list | tuple):
             for item in value:
                 visit(item)
-        elif isinstance(value, str) and "://" in value and "@" in value:
-            try:
-                password = make_url(value).password
-            except ArgumentError:
-                password = None
-            if password:
-                found.add(str(password))
-        elif isinstance(value, AnyHttpUrl) and value.password:
-            found.add(value.password)
+        elif isinstance(value, str) and "://" in value:
+            found.update(_url_secrets(value))
+        elif isinstance(value, AnyUrl):
+            if value.password:
+                found.add(unquote(value.password))
+            found.update(v for k, v in value.query_params() if CREDENTIAL_PARAMETER.match(k) and v)
 
     visit(model)
+    if isinstance(model, SyncerConfig):
+        found.update(model._env_secrets)
+    return found
+
+
+def _url_secrets(text: str) -> set[str]:
+    try:
+        url = make_url(text)
+    except (ArgumentError, ValueError):  # not a URL after all (a port that is not a number)
+        return set()
+    found = {str(url.password)} if url.password else set()
+    for name, values in url.query.items():
+        if CREDENTIAL_PARAMETER.match(name):
+            found.update(v for v in ((values,) if isinstance(values, str) else values) if v)
     return found

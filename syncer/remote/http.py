@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from syncer.logs import get_logger
+from syncer.logs import get_logger, redact_url
 from syncer.remote.budget import current_run, note_progress
 from syncer.remote.classify import (
     DEFAULT_TABLE,
@@ -77,9 +77,10 @@ def default_error_parser(body: Any) -> tuple[str | None, str | None]:
 
 
 def display_url(base_url: str) -> str:
-    """A base URL as users may see it: without credentials, query string or fragment."""
+    """A base URL as users may see it: without credentials, query string or fragment, and
+    with any configured secret in its path masked."""
     url = httpx.URL(base_url).copy_with(userinfo=b"", query=None, fragment=None)
-    return str(url).rstrip("/")
+    return redact_url(str(url).rstrip("/"))
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:

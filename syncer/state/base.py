@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer, MetaData
+from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+
+from syncer.logs import redact, redact_value
 
 # Deterministic constraint names, so migrations name them the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -46,6 +48,43 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+class RedactedText(TypeDecorator[str]):
+    """Text from outside syncer (a remote system's error message) stored without secrets.
+
+    Masking at the column rather than at each writer means every way in is covered: a run
+    closed by its own process or as abandoned by the next one, a dead letter parked or parked
+    again, an outbox entry enqueued or settled. Reads are not touched.
+    """
+
+    impl: type[String] = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else redact(value)
+
+
+class RedactedString(RedactedText):
+    """:class:`RedactedText` of bounded length (``RedactedString(255)``)."""
+
+    impl = String
+    cache_ok = True
+
+
+class RedactedJSON(TypeDecorator[Any]):
+    """JSON documents stored without secrets: a dead letter's payload, a Repzo log document
+    (which is sent from the stored copy, so Repzo gets it masked too).
+
+    Only secret values are masked, not fields by their name: a payload is sent again when its
+    dead letter is retried, and a record's own ``password`` field is data, not our secret.
+    """
+
+    impl = JSON
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else redact_value(value, by_key=False)
 
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids.

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from syncer.state.base import Base, BigId, utcnow
+from syncer.state.base import Base, BigId, RedactedJSON, RedactedString, RedactedText, utcnow
 
 NAME = 100
 """Length of connector and flow names (the configuration caps them at 100 characters)."""
@@ -120,8 +120,8 @@ class Run(Base):
     failed: Mapped[int] = mapped_column(Integer, default=0)
     deleted: Mapped[int] = mapped_column(Integer, default=0)
     conflicts: Mapped[int] = mapped_column(Integer, default=0)
-    error: Mapped[str | None] = mapped_column(Text)
-    """Why the run failed or stopped, already stripped of secrets."""
+    error: Mapped[str | None] = mapped_column(RedactedText)
+    """Why the run failed or stopped; secrets are masked as it is stored."""
     cursor_before: Mapped[str | None] = mapped_column(Text)
     cursor_after: Mapped[str | None] = mapped_column(Text)
     sync_id: Mapped[str | None] = mapped_column(String(64))
@@ -146,13 +146,14 @@ class DeadLetter(Base):
     stream: Mapped[str] = mapped_column(String(200))
     record_key: Mapped[str] = mapped_column(String(255))
     """The source record's native id, or ``file:line`` for a row that has none."""
-    payload: Mapped[dict[str, Any] | None]
-    """The native source record as read: a retry must not depend on the source still having it."""
-    reason: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any] | None] = mapped_column(RedactedJSON)
+    """The native source record as read: a retry must not depend on the source still having it.
+    Secrets are masked in it, as in every text of the row."""
+    reason: Mapped[str] = mapped_column(RedactedText)
     error_kind: Mapped[str] = mapped_column(String(40))
     """``mapping``, ``validation`` (the target refused it), ``reference`` (waiting for another
     record), ``remote`` (the target kept failing)."""
-    field: Mapped[str | None] = mapped_column(String(255))
+    field: Mapped[str | None] = mapped_column(RedactedString(255))
     status_code: Mapped[int | None] = mapped_column(Integer)
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     status: Mapped[str] = mapped_column(String(20), default="pending")
@@ -198,12 +199,13 @@ class OutboxEntry(Base):
     kind: Mapped[str] = mapped_column(String(20))
     """``command_log`` or ``action_log``."""
     sync_id: Mapped[str] = mapped_column(String(64))
-    payload: Mapped[dict[str, Any]]
-    """The whole log document, as Repzo's SDK would POST it."""
+    payload: Mapped[dict[str, Any]] = mapped_column(RedactedJSON)
+    """The whole log document, as Repzo's SDK would POST it, secrets masked: it is sent from
+    here, so what Repzo keeps is masked too."""
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     next_attempt_at: Mapped[datetime | None]
-    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(RedactedText)
     delivered_at: Mapped[datetime | None]
     parked_at: Mapped[datetime | None]
     """Set when Repzo refused the entry itself (a 4xx): it is kept, with ``last_error``, for a
@@ -254,7 +256,7 @@ class Conflict(Base):
     "<target connector>": value, "synced": value}."""
     source: Mapped[str] = mapped_column(String(NAME))
     target: Mapped[str] = mapped_column(String(NAME))
-    reason: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(RedactedText)
     status: Mapped[str] = mapped_column(String(20), default="open")
     """``open`` or ``resolved``."""
     resolution: Mapped[str | None] = mapped_column(String(NAME))
@@ -278,7 +280,7 @@ class RepzoFinding(Base):
     fact: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[Any] = mapped_column(JSON, nullable=True)
     """The finding as JSON: a number, a word (``yes``, ``rejected``, ``unknown``...) or null."""
-    evidence: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[str] = mapped_column(RedactedText)
     """What was asked and what came back, for a person to check; never the API key."""
     base_url: Mapped[str] = mapped_column(Text)
     """The API the fact was probed on, without credentials: it holds only for that one."""

@@ -161,7 +161,7 @@ class RepzoRequestHandler(JsonRequestHandler):
             message = "Validation failed: the record was refused (injected by the sandbox)"
         else:
             message = "Injected server error"
-        reply = ApiError(decision.status, message).reply()
+        reply = ApiError(decision.status, decision.message or message).reply()
         if decision.retry_after is not None:
             reply.headers["Retry-After"] = str(decision.retry_after)
         self.write_reply(reply)

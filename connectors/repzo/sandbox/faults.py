@@ -154,6 +154,9 @@ class ScriptedFault(Scope):
     retry_after: int | None = Field(None, ge=0)
     """For 429: overrides the plan's Retry-After."""
     after: bool = False
+    message: str | None = None
+    """For 429, 5xx and reject: the error message to answer with instead of the sandbox's own, as
+    a server that echoes what it was sent (``invalid api-key <key>``)."""
 
 
 @dataclass(frozen=True)
@@ -166,6 +169,8 @@ class Decision:
     """The status to answer with for 429 and 5xx."""
     retry_after: int | None = None
     after: bool = False
+    message: str | None = None
+    """The error message to answer with, when a scripted fault gives one."""
 
 
 NO_FAULT = Decision()
@@ -255,6 +260,7 @@ class FaultInjector:
                     else None
                 ),
                 after=fault.after,
+                message=fault.message,
             )
         return None
 

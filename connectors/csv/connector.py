@@ -287,6 +287,16 @@ class CsvConnector:
                         where, item.reason, item.column, item.cells, delimited=item.delimited
                     )
                     continue
+                if key not in item.values:
+                    # A file without its key column cannot identify one row: a wrong file or a
+                    # renamed column, not a pile of bad rows.
+                    raise CsvFormatError(
+                        path,
+                        1,
+                        f"there is no {key!r} column, which is the stream's key (the columns "
+                        f"are {', '.join(item.values) or 'none'}); rename the column in the "
+                        "file, or set the stream's `key`",
+                    )
                 # An empty cell is a null: CSV has no other way to write one (inlined: per row).
                 record: Record = (
                     {column: unescape(value) or None for column, value in item.values.items()}

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from dataclasses import dataclass
 from typing import Annotated
 
 import typer
 from rich.table import Table
+from sqlalchemy import func, select
 
 from syncer.cli.common import ConfigOption, consoles, handles_errors, load
 from syncer.config import DEFAULT_CONFIG_FILE, SyncerConfig
@@ -17,6 +19,7 @@ from syncer.engine.runner import RunResult
 from syncer.errors import ConfigError, ConfigIssue
 from syncer.exit_codes import ExitCode
 from syncer.state import StateStore, open_store
+from syncer.state.models import DeadLetter
 
 
 @handles_errors
@@ -60,9 +63,11 @@ def sync(
         results = asyncio.run(
             _run(config, store, names, full=full, allow_mass_delete=allow_mass_delete)
         )
+        letters = new_dead_letters(store, results)
     finally:
         store.close()
     show(results)
+    show_dead_letters(letters)
     raise typer.Exit(int(exit_code(results)))
 
 
@@ -157,3 +162,55 @@ def show(results: list[RunResult]) -> None:
             )
     if any(r.counts.failed for r in results):
         out.print("Some records became dead letters: `syncer dead-letters list` shows why.")
+
+
+SHOWN_PER_FLOW = 5
+
+
+@dataclass(frozen=True, slots=True)
+class NewDeadLetters:
+    flow: str
+    total: int
+    first: list[tuple[str, str | None, str]]
+    """(record key, field, reason) of the first few."""
+
+
+def new_dead_letters(store: StateStore, results: list[RunResult]) -> list[NewDeadLetters]:
+    """The dead letters each run left, so the summary can say which records and why without
+    a second command."""
+    found: list[NewDeadLetters] = []
+    with store.session() as session:
+        for result in results:
+            if not result.counts.failed:
+                continue
+            mine = DeadLetter.run_id == result.run_id
+            total = session.scalar(select(func.count()).select_from(DeadLetter).where(mine))
+            rows = session.scalars(
+                select(DeadLetter).where(mine).order_by(DeadLetter.id).limit(SHOWN_PER_FLOW)
+            )
+            first = [(row.record_key, row.field, row.reason) for row in rows]
+            if first:
+                found.append(NewDeadLetters(result.flow, int(total or 0), first))
+    return found
+
+
+def show_dead_letters(letters: list[NewDeadLetters]) -> None:
+    err = consoles.err()
+    for group in letters:
+        plural = "s" if group.total != 1 else ""
+        err.print(
+            f"{group.flow}: {group.total} record{plural} became "
+            + ("dead letters:" if plural else "a dead letter:"),
+            markup=False,
+            soft_wrap=True,
+        )
+        for key, field, reason in group.first:
+            where = f" ({field})" if field else ""
+            err.print(f"  {key}{where}: {reason}", markup=False, soft_wrap=True)
+        if group.total > len(group.first):
+            err.print(
+                f"  ... and {group.total - len(group.first)} more: "
+                f"`syncer dead-letters list --flow {group.flow}`",
+                markup=False,
+                soft_wrap=True,
+            )

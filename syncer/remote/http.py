@@ -277,6 +277,19 @@ class JsonHttpClient:
         body = _decode(content, response)
         resolution = self.table.for_status(response.status_code, operation)
         if resolution is None:
+            if isinstance(body, _Undecodable) and body.final:
+                # A whole web page, or JSON no parser takes, is no hiccup: retrying would fetch
+                # the same again.
+                hint = (
+                    "is base_url the address of the API itself, not of its website or a login page?"
+                    if body.page
+                    else "it is not something syncer can read"
+                )
+                what = "a web page" if body.page else "JSON syncer cannot read"
+                raise FatalRemoteError(
+                    f"{self.system} answered with {what} ({body.reason}): {hint}",
+                    **RequestContext(**context, status=response.status_code),
+                )
             if isinstance(body, _Undecodable):
                 raise MalformedBody(
                     f"{self.system} sent a body that is not valid JSON ({body.reason})",
@@ -340,6 +353,10 @@ class JsonHttpClient:
 @dataclass(frozen=True, slots=True)
 class _Undecodable:
     reason: str
+    final: bool = False
+    """Complete, and no retry would read it: an HTML page, or JSON no parser takes."""
+    page: bool = False
+    """The whole body is an HTML page (a website, a proxy's or a login page)."""
 
 
 def _decode(content: bytes, response: httpx.Response) -> Any:
@@ -351,4 +368,11 @@ def _decode(content: bytes, response: httpx.Response) -> Any:
         declared = response.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) != len(content):
             return _Undecodable(f"cut short: {len(content)} of {declared} bytes")
+        kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind in ("text/html", "application/xhtml+xml") or content.lstrip()[:1] == b"<":
+            return _Undecodable(f"{kind or 'markup'}, {len(content)} bytes", final=True, page=True)
         return _Undecodable(f"{type(error).__name__} at byte {getattr(error, 'pos', '?')}")
+    except ValueError as error:
+        # json refuses integers of more than 4300 digits with a plain ValueError: hostile, and
+        # not worth more attempts.
+        return _Undecodable(f"{error}", final=True)

@@ -200,7 +200,7 @@ def test_retry_after_parsing():
         httpx.ReadTimeout("slow"),
         httpx.RemoteProtocolError("peer closed connection without sending complete message body"),
         httpx.Response(200, content=b'{"total_result": 1, "da', headers={"content-length": "90"}),
-        httpx.Response(200, content=b"<html>not json</html>"),
+        httpx.Response(200, content=b"not json, perhaps cut short"),
     ],
     ids=["500", "502", "503", "connect", "read-timeout", "dropped", "truncated", "not-json"],
 )
@@ -434,3 +434,15 @@ async def test_https_to_a_server_that_does_not_speak_tls_fails_at_once(sleep):
             await client.aclose()
     assert sleep.waits == []
     assert "TLS handshake with repzo" in raised.value.message
+
+
+async def test_a_web_page_instead_of_json_fails_at_once(fake, client, sleep):
+    route = fake.router.get("/client").mock(
+        return_value=httpx.Response(
+            200, content=b"<html>Sign in</html>", headers={"content-type": "text/html"}
+        )
+    )
+    with pytest.raises(FatalRemoteError, match="answered with a web page") as raised:
+        await read_all(client, "client")
+    assert route.call_count == 1 and sleep.waits == []  # the same page would come back
+    assert "base_url" in raised.value.message

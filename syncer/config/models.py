@@ -28,7 +28,7 @@ from pydantic import (
     model_validator,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from syncer.config.types import DeleteLimit, Duration, MaxDelete, TimeZoneName
 
@@ -65,6 +65,14 @@ class StateConfig(StrictModel):
             raise ValueError(
                 f"expected a sqlite:// or postgresql:// URL, got a {url.get_backend_name()}:// URL"
             )
+        try:
+            url.get_dialect()
+        except NoSuchModuleError:
+            raise ValueError(
+                f"unknown database driver {url.drivername!r}; expected sqlite://, "
+                "postgresql:// or postgresql+psycopg:// (install the postgres extra for "
+                "PostgreSQL)"
+            ) from None
         return value
 
 

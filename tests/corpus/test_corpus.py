@@ -133,8 +133,12 @@ def cursors(folder: Path) -> list[tuple[Any, ...]]:
     db = folder / "state.db"
     if not db.exists():
         return []
-    with sqlite3.connect(db) as connection:
-        return list(connection.execute("SELECT flow, value FROM cursors ORDER BY flow"))
+    try:
+        with sqlite3.connect(db) as connection:
+            return list(connection.execute("SELECT flow, value FROM cursors ORDER BY flow"))
+    except sqlite3.DatabaseError:
+        # Not a database (a case about a broken store): it must stay exactly as it was.
+        return [("unreadable", hashlib.sha256(db.read_bytes()).hexdigest())]
 
 
 @pytest.mark.parametrize("path", CASES, ids=[path.stem for path in CASES])

@@ -15,7 +15,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from syncer.config.models import ConnectorSettings
@@ -196,3 +196,26 @@ def find_stream(streams: Mapping[str, StreamInfo], name: str, connector: str) ->
         close = difflib.get_close_matches(name, list(streams), n=3, cutoff=0.6)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise KeyError(f"connector {connector!r} has no stream {name!r}{hint}") from None
+
+
+def parse_instant(value: Any) -> datetime | None:
+    """A source's last-modified value as aware UTC (ISO text, ms epoch or datetime), or None
+    when it names no instant; shared by the engine's cursors and connectors that bound a scan
+    themselves."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            moment = datetime.fromtimestamp(value / 1000, UTC)
+        except (OverflowError, OSError, ValueError):
+            return None  # no instant (1e999, NaN): the record carries no usable stamp
+    elif isinstance(value, str) and value:
+        try:
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    else:
+        return None
+    if moment.tzinfo is None:
+        return None
+    return moment.astimezone(UTC)

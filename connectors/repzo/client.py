@@ -18,8 +18,7 @@ import httpx
 
 from connectors.repzo.registry import Registry, Resource, load_registry
 from connectors.repzo.settings import RepzoSettings
-from syncer.connector import Page, Record
-from syncer.engine.cursor import parse_instant
+from syncer.connector import Page, Record, parse_instant
 from syncer.remote.errors import SkippableRemoteError, UnexpectedResponse, UnsupportedQuery
 from syncer.remote.http import JsonHttpClient, QueryValue
 from syncer.remote.paging import (
@@ -113,9 +112,6 @@ class RepzoClient:
         self.registry = registry or load_registry()
         self.page_cap: int | None = None
         """The largest page this tenant serves, where ``syncer repzo probe`` found it."""
-        self._aliases = {
-            (r.sdk_path or r.path).lstrip("/"): r for r in self.registry.resources.values()
-        }
         self.http = JsonHttpClient(
             system=system,
             base_url=str(settings.base_url).rstrip("/"),
@@ -137,8 +133,7 @@ class RepzoClient:
 
     def resource(self, name: str) -> Resource:
         """A resource by registry name or by the SDK's spelling (``pricelists``)."""
-        found = self._aliases.get(name.strip("/"))
-        return found if found is not None else self.registry.get(name.strip("/"))
+        return self.registry.by_stream(name)
 
     def path(self, resource: Resource, operation: str, record_id: str | None = None) -> str:
         op = resource.operations.get(operation) or resource.sub_actions.get(operation)

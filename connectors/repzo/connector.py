@@ -94,9 +94,7 @@ class RepzoConnector:
         self.settings = settings
         self.client = RepzoClient(settings, system=name, transport=transport, sleep=sleep)
         self._streams = {
-            (resource.sdk_path or resource.path).lstrip("/"): stream_info(
-                (resource.sdk_path or resource.path).lstrip("/"), resource
-            )
+            resource.stream: stream_info(resource.stream, resource)
             for resource in self.client.registry.resources.values()
         }
 
@@ -104,31 +102,21 @@ class RepzoConnector:
     def stream_names(cls) -> frozenset[str]:
         """The streams every Repzo connector has, from the generated registry alone: the
         configuration is checked with this, without credentials or a network connection."""
-        return frozenset(
-            (resource.sdk_path or resource.path).lstrip("/")
-            for resource in load_registry().resources.values()
-        )
+        return frozenset(resource.stream for resource in load_registry().resources.values())
 
     @classmethod
     def mapping_notes(cls, stream: str, mapping_file: Path) -> list[str]:
         """Native paths of a mapping for this stream that the official SDK's types lack, for
         ``syncer check`` to show: most likely a typo or a guess Repzo would ignore or refuse."""
-        registry = load_registry()
-        resource = next(
-            (
-                r
-                for r in registry.resources.values()
-                if (r.sdk_path or r.path).lstrip("/") == stream
-            ),
-            None,
-        )
+        try:
+            resource = load_registry().by_stream(stream)
+        except KeyError:
+            return []  # the configuration check names an unknown stream already
         try:
             data = YAML(typ="safe").load(mapping_file.read_text(encoding="utf-8"))
             spec = MappingSpec.model_validate(data)
         except (OSError, YAMLError, ValidationError):
             return []  # loading the configuration has already reported what is wrong with it
-        if resource is None:
-            return []
         return [problem.message(resource) for problem in unknown_paths(spec, resource)]
 
     async def aclose(self) -> None:

@@ -27,7 +27,7 @@ import httpx
 
 from connectors.repzo.client import RepzoClient, extract_records
 from connectors.repzo.registry import Resource
-from syncer.connector import Record
+from syncer.connector import Record, parse_instant
 from syncer.errors import SyncerError
 from syncer.exit_codes import ExitCode
 from syncer.logs import Redactor
@@ -647,15 +647,8 @@ def _ms(value: Any) -> int | None:
     """updatedAt as ms since the epoch: Repzo answers ISO strings, the filters take numbers."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         return int(value)
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return round(moment.timestamp() * 1000)
+    moment = parse_instant(value)
+    return None if moment is None else round(moment.timestamp() * 1000)
 
 
 def _iso(ms: int) -> str:

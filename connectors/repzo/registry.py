@@ -131,6 +131,11 @@ class Resource(_Frozen):
     integration sends); None where no value is known, and keys are then written back another
     way."""
 
+    @property
+    def stream(self) -> str:
+        """The stream name: the collection path the SDK calls (``pricelists``), no slash."""
+        return (self.sdk_path or self.path).lstrip("/")
+
     def all_operations(self) -> tuple[Operation, ...]:
         return (*self.operations.values(), *self.sub_actions.values())
 
@@ -155,6 +160,16 @@ class Registry(_Frozen):
             close = difflib.get_close_matches(name, self.resources, n=3, cutoff=0.6)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
             raise KeyError(f"unknown Repzo resource {name!r}{hint}") from None
+
+    def by_stream(self, stream: str) -> Resource:
+        """The resource behind a stream name (the SDK's spelling, ``pricelists``), else by its
+        registry name; KeyError with close names otherwise."""
+        found = self._streams.get(stream.strip("/"))
+        return found if found is not None else self.get(stream.strip("/"))
+
+    @functools.cached_property
+    def _streams(self) -> dict[str, Resource]:
+        return {resource.stream: resource for resource in self.resources.values()}
 
     def paths(self) -> set[tuple[str, str]]:
         """Every (method, path template) pair the registry covers."""

@@ -31,27 +31,6 @@ BOUNDARY_LIMIT = 10_000
 excess is still handled (the id map sees they are unchanged), just not dropped early."""
 
 
-def parse_instant(value: Any) -> datetime | None:
-    """A source's last-modified value as aware UTC (ISO text, ms epoch or datetime)."""
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        try:
-            moment = datetime.fromtimestamp(value / 1000, UTC)
-        except (OverflowError, OSError, ValueError):
-            return None  # no instant (1e999, NaN): the record carries no usable stamp
-    elif isinstance(value, str) and value:
-        try:
-            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    else:
-        return None
-    if moment.tzinfo is None:
-        return None
-    return moment.astimezone(UTC)
-
-
 def record_hash(record: Record) -> str:
     text = json.dumps(record, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()

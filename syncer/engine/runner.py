@@ -44,6 +44,7 @@ from syncer.connector import (
     WriteKind,
     WriteOp,
     WriteResult,
+    parse_instant,
 )
 from syncer.engine import abandoned, conflicts, cursor, deadletters, idmap, leases
 from syncer.engine.context import EngineContext
@@ -510,7 +511,7 @@ class FlowRun:
                     seen.append(self.source_mapping.native_id(record))
                 except MappingError:
                     self.listing.unidentified += 1
-            stamp = cursor.parse_instant(record.get(updated_field)) if updated_field else None
+            stamp = parse_instant(record.get(updated_field)) if updated_field else None
             if stamp is not None and scan.bound is not None and stamp == scan.bound:
                 native_id = str(record.get(self.source_info.key))
                 outcome.at_bound[native_id] = cursor.record_hash(record)
@@ -1485,7 +1486,7 @@ def _dig(record: Any, path: str) -> Any:
 
 
 def _time(value: Any) -> datetime | None:
-    return cursor.parse_instant(value)
+    return parse_instant(value)
 
 
 def _text(value: Any) -> str | None:

@@ -18,11 +18,7 @@ REPZO_MAPPINGS = sorted((SHIPPED_DIR / "repzo").glob("*.yaml"))
 
 
 def resource_for(stream: str) -> Resource:
-    registry = load_registry()
-    for resource in registry.resources.values():
-        if (resource.sdk_path or resource.path).lstrip("/") == stream:
-            return resource
-    return registry.get(stream)
+    return load_registry().by_stream(stream)
 
 
 def spec_of(text: str) -> MappingSpec:

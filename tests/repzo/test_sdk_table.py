@@ -42,7 +42,7 @@ def registry() -> Registry:
 
 def by_sdk_path(registry: Registry, path: str) -> Resource:
     """A registry resource by the path the SDK calls (``pricelists`` is ``pricelist``)."""
-    found = [r for r in registry.resources.values() if (r.sdk_path or r.path).lstrip("/") == path]
+    found = [r for r in registry.resources.values() if r.stream == path]
     assert len(found) == 1, path
     return found[0]
 
@@ -247,7 +247,7 @@ def test_command_log_requires_the_app(registry: Registry) -> None:
 
 def test_every_sdk_list_reaches_the_registry(registry: Registry, table: SdkTable) -> None:
     for resource in registry.resources.values():
-        service = table.services.get((resource.sdk_path or resource.path).lstrip("/"))
+        service = table.services.get(resource.stream)
         if service is None:
             assert resource.list_params is None and resource.sdk_namespace is None
         elif service.find_params is not None:

@@ -8,7 +8,8 @@
     +-- StateStoreError             the state store cannot be opened or reached; exit 3
     |   +-- StoreSchemaError        the store's schema is not the one this syncer needs; exit 2
     +-- SuspectListing              a complete listing looks incomplete (empty, or it would
-                                    delete more than mirror.max_delete allows); exit 3
+    |                               delete more than mirror.max_delete allows); exit 3
+    +-- OutOfMemory                 the host could not give syncer the memory it needed; exit 3
 
 Anything else that escapes to the CLI is a bug in syncer and exits 70 with its traceback.
 Remote-system failures (fatal / retriable / skippable) live with the HTTP client.
@@ -138,3 +139,20 @@ class SuspectListing(SyncerError):
         self.present = present
         """Records of the source that were live before this listing."""
         self.deleting = deleting
+
+
+class OutOfMemory(SyncerError):
+    """The machine could not give syncer the memory a step needed. Not a user mistake and not
+    a bug to report with a traceback: a resource of this host ran out; exit 3 like any system
+    syncer cannot use."""
+
+    exit_code = ExitCode.UNREACHABLE
+
+    def __init__(self, doing: str) -> None:
+        super().__init__(
+            f"syncer ran out of memory while {doing}: nothing was committed past the last "
+            f"checkpoint, so the next run goes on from there. Give the process more memory, or "
+            f"lower the flow's batch_size or the source connector's page_size; a record with a "
+            f"field of many megabytes needs that much memory at least"
+        )
+        self.doing = doing

@@ -13,12 +13,14 @@ import typer
 from rich.console import Console, ConsoleRenderable, RenderableType, RenderHook
 from rich.table import Table
 from rich.text import Text
+from sqlalchemy.exc import DBAPIError
 from typer.exceptions import TyperException
 
 from syncer.config import CONFIG_ENV_VAR, DEFAULT_CONFIG_FILE, SyncerConfig, load_config
-from syncer.errors import SyncerError
+from syncer.errors import OutOfMemory, SyncerError
 from syncer.exit_codes import ExitCode
 from syncer.logs import LogFormat, configure_logging, redact, redact_value
+from syncer.state.failures import store_failure
 
 
 class _RedactingStream:
@@ -147,14 +149,30 @@ def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
         except SyncerError as exc:
             consoles.err().print(f"error: {exc.message}", markup=False, soft_wrap=True)
             raise typer.Exit(int(exc.exit_code)) from None
+        except MemoryError:
+            failure: SyncerError = OutOfMemory("running this command")
+            consoles.err().print(f"error: {failure.message}", markup=False, soft_wrap=True)
+            raise typer.Exit(int(failure.exit_code)) from None
+        except DBAPIError as exc:
+            # Outside a run (a run reports its own): the store failed, or this is a bug.
+            store = store_failure(exc)
+            if store is None:
+                _report_bug()
+            else:
+                consoles.err().print(f"error: {store.message}", markup=False, soft_wrap=True)
+            raise typer.Exit(int(store.exit_code if store else ExitCode.INTERNAL)) from None
         except Exception:  # noqa: BLE001 - the last line of defence, reported as a bug
-            err = consoles.err()
-            err.print(traceback.format_exc(), markup=False, soft_wrap=True)
-            err.print(
-                "error: this is a bug in syncer, not a problem with your setup; please report it "
-                "with the traceback above.",
-                markup=False,
-            )
+            _report_bug()
             raise typer.Exit(int(ExitCode.INTERNAL)) from None
 
     return wrapper
+
+
+def _report_bug() -> None:
+    err = consoles.err()
+    err.print(traceback.format_exc(), markup=False, soft_wrap=True)
+    err.print(
+        "error: this is a bug in syncer, not a problem with your setup; please report it "
+        "with the traceback above.",
+        markup=False,
+    )

@@ -30,7 +30,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from syncer.canonical import ENTITIES
@@ -52,7 +51,7 @@ from syncer.engine.deadletters import Failure
 from syncer.engine.idmap import Resolver
 from syncer.engine.repzo_logs import RunLogs
 from syncer.engine.snapshots import changed_fields, merged, snapshot
-from syncer.errors import RecordError, StateStoreError, SuspectListing, SyncerError
+from syncer.errors import OutOfMemory, RecordError, SuspectListing, SyncerError
 from syncer.logs import get_logger, log_context
 from syncer.mapping.errors import MappingError, UnresolvedReference
 from syncer.mapping.hashing import content_hash
@@ -66,6 +65,7 @@ from syncer.remote.errors import (
     UncertainWrite,
 )
 from syncer.state.base import utcnow
+from syncer.state.failures import store_failure
 from syncer.state.models import IdMapEntry, Run
 
 log = get_logger(__name__)
@@ -297,16 +297,19 @@ class FlowRun:
             finished,
         )
 
-    def _died(self, error: Exception) -> StateStoreError | None:
+    def _died(self, error: Exception) -> SyncerError | None:
         """Close a run an unexpected error ended as ``failed``, with the error. The state store
-        failing under the run is not a bug: returned as the error to raise instead (exit 3)."""
-        store_down: StateStoreError | None = None
+        failing under the run, or the host running out of memory, is not a bug: returned as
+        the error to raise instead (exit 3)."""
+        store_down: SyncerError | None = None
         if isinstance(error, SyncerError):
             message = error.message
-        elif isinstance(error, OperationalError | InterfaceError):
-            first = str(error.orig or error).strip().splitlines() or [type(error).__name__]
-            store_down = StateStoreError(self.context.store.display_url, first[0])
+        elif isinstance(error, MemoryError):
+            store_down = OutOfMemory(f"running flow {self.flow.name}")
             message = store_down.message
+        elif (failure := store_failure(error, self.context.store.display_url)) is not None:
+            store_down = failure
+            message = failure.message
         else:
             first = str(error).strip().splitlines() or [""]
             message = f"{type(error).__name__}: {first[0][:500]} (a bug in syncer; see the log)"

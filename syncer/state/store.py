@@ -12,9 +12,10 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from syncer.errors import StateStoreError, StoreSchemaError
-from syncer.logs import get_logger, redact
+from syncer.logs import get_logger
 from syncer.state import migrate
 from syncer.state.engine import create_store_engine, display_url, normalize_url, sqlite_path
+from syncer.state.failures import first_line, store_failure
 
 log = get_logger(__name__)
 
@@ -152,14 +153,10 @@ def _connect(engine: Engine) -> Iterator[Connection]:
         with engine.begin() as conn:
             yield conn
     except OperationalError as exc:
-        reason = _first_line(exc)
+        reason = first_line(exc)
         if path is not None and not path.parent.exists():
             reason = f"the folder {path.parent} does not exist"
         raise StateStoreError(shown, f"cannot open it: {reason}") from None
     except DBAPIError as exc:
-        raise StateStoreError(shown, _first_line(exc)) from None
-
-
-def _first_line(exc: DBAPIError) -> str:
-    text = str(exc.orig) if exc.orig is not None else str(exc)
-    return redact(text.strip().splitlines()[0] if text.strip() else type(exc).__name__)
+        # While opening, any database error is the store's: nothing of syncer's has run yet.
+        raise store_failure(exc, shown) or StateStoreError(shown, first_line(exc)) from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import difflib
 import hashlib
 import json
 import os
@@ -17,9 +18,9 @@ from zoneinfo import ZoneInfo
 from connectors.csv.formulas import unescape
 from connectors.csv.journal import Journal, Layout, journal_path
 from connectors.csv.paths import OutsideFolder, confine
-from connectors.csv.reader import CsvFormatError, Row, read_rows
+from connectors.csv.reader import NUL, CsvFormatError, Row, read_rows
 from connectors.csv.settings import CsvSettings, CsvStreamSettings
-from connectors.csv.writer import Change
+from connectors.csv.writer import Change, cell
 from syncer.connector import (
     LOCATION_FIELD,
     CheckResult,
@@ -232,11 +233,20 @@ class CsvConnector:
         if not files and not _is_glob(pattern):
             raise FatalRemoteError(
                 f"{pattern} does not exist in {self.folder}; a missing file is not read as an "
-                "empty one",
+                f"empty one{self._near(pattern)}",
                 system=self.name,
                 path=str(self.folder / pattern),
             )
         return files
+
+    def _near(self, missing: str) -> str:
+        """A typo in a stream or file name shows as a missing file: name the closest one."""
+        present = sorted(path.name for path in self.folder.glob("*.csv"))
+        close = difflib.get_close_matches(missing, present, n=1)
+        if not close:
+            return ""
+        stream = close[0].removesuffix(".csv")
+        return f" (did you mean {close[0]}, stream {stream!r}?)"
 
     def _windowed(
         self, files: list[Path], options: CsvStreamSettings, request: ReadRequest
@@ -372,7 +382,18 @@ class CsvConnector:
                 resource=stream,
             )
         path, options = written
-        ops = _stamped(ops, options)
+        refused: dict[str, WriteResult] = {}
+        for op in ops:
+            column = _nul_column(op.record) if op.kind != "delete" else None
+            if column is not None:
+                refused[op.ref] = self._refused(
+                    op,
+                    stream,
+                    f"column {column!r} would hold a NUL character (byte 0), which a CSV file "
+                    "cannot carry as text: the row would not read back",
+                )
+        everything = ops
+        ops = _stamped([op for op in ops if op.ref not in refused], options)
         with self._file_errors(path):
             journal = self._journal(path, options)
             if options.mode == "append":
@@ -388,6 +409,9 @@ class CsvConnector:
                 ]
             else:
                 results = self._upsert(journal, stream, ops, options)
+        if refused:
+            done = {result.ref: result for result in results}
+            results = [refused.get(op.ref) or done[op.ref] for op in everything]
         if journal.pending >= self.settings.rewrite_every:
             # The batch is journaled: it must be acknowledged whatever the rewrite does, or a
             # ledger would get its rows twice when the engine sends them again.
@@ -502,6 +526,16 @@ class CsvConnector:
     def _refused(self, op: WriteOp, stream: str, reason: str) -> WriteResult:
         error = SkippableRemoteError(reason, system=self.name, resource=stream, record_id=op.ref)
         return WriteResult(op.ref, "failed", native_id=op.native_id, error=error)
+
+
+def _nul_column(record: Record) -> str | None:
+    """The first column whose cell would hold a NUL character: the reader refuses such rows
+    (no text holds one; a file with them is damaged or in another encoding), so syncer never
+    writes one."""
+    for column, value in record.items():
+        if value is not None and NUL in cell(value):
+            return str(column)
+    return None
 
 
 def _cells_to_record(values: Mapping[str, Any]) -> Record:

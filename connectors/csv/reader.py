@@ -17,6 +17,15 @@ from typing import Protocol
 
 REPLACEMENT = "\ufffd"
 BOM = "\ufeff"
+NUL = "\x00"
+_WIDE_BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
+"""Byte-order marks of encodings whose text is full of NUL bytes when read as a narrow one
+(UTF-32's come first: the little-endian one starts like UTF-16's)."""
 
 # Some exports put whole documents in one cell; csv's default cap (128 KiB) is too small.
 csv.field_size_limit(16 * 1024 * 1024)
@@ -70,6 +79,8 @@ class _Lines:
         self._encoding = encoding
         self._decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
         self._digest = digest
+        self.head = b""
+        """The first bytes of the file, to recognise a UTF-16 or UTF-32 one."""
         self.number = 0
         self.bad: set[int] = set()
         self.quotes = 0
@@ -84,13 +95,15 @@ class _Lines:
         self.first_quote = None
 
     def __iter__(self) -> Iterator[str]:
-        for raw in self._binary:
+        for raw in _physical_lines(self._binary, self._encoding):
             self.number += 1
+            if self.number == 1:
+                self.head = raw[:4]
             if self._digest is not None:
                 self._digest.update(raw)
             try:
                 text = self._decoder.decode(raw)
-            except UnicodeDecodeError:
+            except UnicodeError:  # undecodable bytes; or a UTF-16 stream without its BOM
                 self._decoder.reset()
                 self.bad.add(self.number)
                 text = raw.decode(self._encoding, errors="replace")
@@ -99,6 +112,45 @@ class _Lines:
                 self.first_quote = self.number
             self.quotes += quotes
             yield text
+
+
+def _physical_lines(binary: Iterable[bytes], encoding: str) -> Iterator[bytes]:
+    """The file's lines as bytes, each with its line break. In nearly every encoding a line
+    break is the byte 0x0A, which no other character contains; in UTF-16 and UTF-32 it is
+    two or four bytes, which must start on a character's boundary."""
+    name = codecs.lookup(encoding).name
+    if not name.startswith(("utf-16", "utf-32")):
+        yield from binary
+        return
+    unit = 2 if name.startswith("utf-16") else 4
+    chunks = iter(lambda: binary.read(1 << 16), b"") if hasattr(binary, "read") else binary
+    buffer = b""
+    newline: bytes | None = None
+    for chunk in chunks:
+        buffer += chunk
+        if newline is None:
+            if len(buffer) < unit:
+                continue
+            newline = _wide_newline(name, buffer[:unit])
+        start = 0
+        while (found := buffer.find(newline, start)) >= 0:
+            if found % unit:  # the bytes of two characters, not a line break
+                start = found + 1
+                continue
+            yield buffer[: found + unit]
+            buffer = buffer[found + unit :]
+            start = 0
+    if buffer:
+        yield buffer
+
+
+def _wide_newline(name: str, head: bytes) -> bytes:
+    """``\\n`` in this UTF-16 or UTF-32 variant; plain ``utf-16`` goes by the file's
+    byte-order mark (little-endian without one, as Python's codec reads it)."""
+    big = name.endswith("-be") or (
+        not name.endswith("-le") and head in (codecs.BOM_UTF16_BE, codecs.BOM_UTF32_BE)
+    )
+    return "\n".encode(f"{name[:6]}-{'be' if big else 'le'}")
 
 
 def read_rows(
@@ -132,6 +184,7 @@ def read_rows(
                 continue  # a blank line
             if names is None:
                 if header:
+                    _header_is_text(path, start, consumed, lines, encoding, cells)
                     names = _header(path, start, cells)
                     continue
                 names = list(columns or [])
@@ -146,6 +199,15 @@ def read_rows(
                     f"bytes that are not valid {encoding}",
                     _first(names, cells, lambda cell: REPLACEMENT in cell),
                     cells,
+                )
+                continue
+            if any(NUL in cell for cell in cells):
+                yield BadRow(
+                    start,
+                    f"a NUL character (byte 0), which no text holds: the row is damaged, or "
+                    f"the file is not {encoding}",
+                    _first(names, cells, lambda cell: NUL in cell),
+                    [cell.replace(NUL, "") for cell in cells],
                 )
                 continue
             if len(cells) != len(names):
@@ -200,6 +262,35 @@ def read_header(path: Path, *, encoding: str, delimiter: str) -> list[str] | Non
             if any(cell.strip() for cell in cells):
                 return _header(path, 1, cells)
     return None
+
+
+def _header_is_text(
+    path: Path, start: int, end: int, lines: _Lines, encoding: str, cells: list[str]
+) -> None:
+    """A header that is not text in the stream's encoding means the whole file is in another
+    one: said once, with the encoding it looks like, rather than as a missing key column
+    named in mojibake."""
+    if codecs.lookup(encoding).name.startswith(("utf-16", "utf-32")):
+        wide = None  # read as what it is
+    else:
+        wide = next((name for bom, name in _WIDE_BOMS if lines.head.startswith(bom)), None)
+    if wide is None and any(NUL in cell for cell in cells):
+        wide = "UTF-16"  # ASCII text in UTF-16 without a byte-order mark: every other byte 0
+    if wide is not None:
+        raise CsvFormatError(
+            path,
+            start,
+            f"the file looks like {wide} text, but the stream's encoding is {encoding}: save "
+            f"it as UTF-8, or set the stream's `encoding` to {wide.lower()}",
+        )
+    if lines.bad and not lines.bad.isdisjoint(range(start, end + 1)):
+        raise CsvFormatError(
+            path,
+            start,
+            f"the header has bytes that are not valid {encoding}, so no column can be "
+            "trusted: set the stream's `encoding` to the file's (cp1256 or latin-1 for many "
+            "Excel exports)",
+        )
 
 
 def _header(path: Path, line: int, cells: list[str]) -> list[str]:

@@ -11,6 +11,7 @@ import pytest
 
 from connectors.csv import CsvConnector, CsvSettings
 from syncer.connector import LOCATION_FIELD, Page, ReadRequest, WriteOp
+from syncer.remote.errors import FatalRemoteError
 
 pytestmark = pytest.mark.anyio
 
@@ -45,6 +46,61 @@ async def test_encodings(tmp_path, encoding, setting, bom):
     (tmp_path / "customers.csv").write_bytes((b"\xef\xbb\xbf" if bom else b"") + data)
     rows = records(await read(connector(tmp_path, encoding=setting), "customers"))
     assert rows == [{"id": "C-1", "name": name}]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-32"])
+async def test_a_wide_encoding_read_as_utf8_is_named_not_taken_for_columns(tmp_path, encoding):
+    (tmp_path / "customers.csv").write_bytes("id,name\nC-1,Ali\n".encode(encoding))
+    with pytest.raises(FatalRemoteError) as caught:
+        await read(connector(tmp_path), "customers")
+    wide = "UTF-32" if "32" in encoding else "UTF-16"
+    assert caught.value.message.startswith(
+        f"customers.csv:1: the file looks like {wide} text, but the stream's encoding is "
+        f"utf-8-sig: save it as UTF-8, or set the stream's `encoding` to {wide.lower()}"
+    )
+    # Read as what it is, it reads: line breaks of two or four bytes, one inside a cell too.
+    (tmp_path / "customers.csv").write_bytes(
+        f'id,name\nC-1,Ali\nC-2,"{ARABIC}\nline 2"\n'.encode(encoding)
+    )
+    rows = records(await read(connector(tmp_path, encoding=encoding), "customers"))
+    assert rows == [{"id": "C-1", "name": "Ali"}, {"id": "C-2", "name": f"{ARABIC}\nline 2"}]
+
+
+async def test_a_header_in_another_encoding_stops_the_read(tmp_path):
+    (tmp_path / "customers.csv").write_bytes("id,nom_cl\xe9\nC-1,Ali\n".encode("latin-1"))
+    with pytest.raises(FatalRemoteError) as caught:
+        await read(connector(tmp_path, encoding="utf-8"), "customers")
+    assert caught.value.message.startswith(
+        "customers.csv:1: the header has bytes that are not valid utf-8"
+    )
+
+
+async def test_a_nul_character_rejects_its_row_and_is_not_kept(tmp_path):
+    (tmp_path / "customers.csv").write_bytes(b"id,name\nC-1,Ali\nC-2,Om\x00\x00ar\nC-3,Sara\n")
+    pages = await read(connector(tmp_path), "customers")
+    assert [r["id"] for r in records(pages)] == ["C-1", "C-3"]
+    [rejected] = [r for p in pages for r in p.rejected]
+    assert (rejected.key, rejected.field) == ("customers.csv:3", "name")
+    assert rejected.reason.startswith("a NUL character (byte 0), which no text holds")
+    assert "\x00" not in repr(rejected.raw)
+
+
+async def test_a_nul_character_is_never_written(tmp_path):
+    conn = connector(tmp_path, streams={"customers": {"key": "id"}})
+    ops = [
+        WriteOp("create", {"id": "C-1", "name": "Ali"}, ref="1"),
+        WriteOp("create", {"id": "C-2", "name": "Om\x00ar"}, ref="2"),
+        WriteOp("create", {"id": "C-3", "name": "Sara"}, ref="3"),
+    ]
+    results = await conn.write("customers", ops)
+    await conn.flush("customers")
+    assert [r.outcome for r in results] == ["created", "failed", "created"]
+    assert results[1].error is not None
+    assert results[1].error.message.startswith(
+        "column 'name' would hold a NUL character (byte 0), which a CSV file cannot carry"
+    )
+    assert b"\x00" not in (tmp_path / "customers.csv").read_bytes()
+    assert [r["id"] for r in records(await read(conn, "customers"))] == ["C-1", "C-3"]
 
 
 @pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from connectors.csv import CsvConnector, CsvSettings
@@ -73,6 +73,9 @@ def test_a_csv_mapping_reads_back_what_syncer_writes(path, data, tmp_path_factor
     for number in range(3):
         values = canonical(mapping, data)
         values[key] = f"K-{number}"  # rows are keyed: one per record
+        # A NUL character is refused on write (test_a_nul_character_is_never_written): no
+        # text holds one, and the reader refuses a row with one as damaged.
+        assume(not any("\x00" in str(value) for value in values.values()))
         records.append(values)
     folder = tmp_path_factory.mktemp("drop")
     read = asyncio.run(write_then_read(folder, path, records))

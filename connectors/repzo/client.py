@@ -193,6 +193,8 @@ class RepzoClient:
                 params=params,
                 resource=resource.name,
                 total=_total_result,
+                # A listing read from its start is counted again when it ends short.
+                recount={"per_page": 1} if verify and after is None else None,
             )
         elif style == "paged":
             if resource.sort_by:

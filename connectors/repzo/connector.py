@@ -30,6 +30,7 @@ from syncer.connector import (
     WriteOp,
     WriteResult,
     find_stream,
+    parse_instant,
 )
 from syncer.logs import get_logger
 from syncer.mapping.spec import MappingSpec
@@ -189,7 +190,7 @@ class RepzoConnector:
                 before_id=before,
                 page_size=request.page_size,
             )
-        return self.client.pages(
+        pages = self.client.pages(
             resource,
             filters=dict(request.filters),
             updated_from=request.updated_from if info.cursor == "updated_at" else None,
@@ -197,6 +198,30 @@ class RepzoConnector:
             after=request.after,
             page_size=request.page_size,
         )
+        if info.cursor == "updated_at" and info.updated_field:
+            return self._stamps_checked(pages, stream, info.updated_field)
+        return pages
+
+    async def _stamps_checked(
+        self, pages: AsyncIterator[Page], stream: str, field: str
+    ) -> AsyncIterator[Page]:
+        """Pages as they come, with a warning for each record whose last-modified value is
+        not a time: it is synced (its fields are what matters), but it cannot place the
+        record in time, so it moves no cursor and a person should know Repzo sent it."""
+        async for page in pages:
+            for record in page.records:
+                stamp = record.get(field)
+                if stamp is not None and parse_instant(stamp) is None:
+                    log.warning(
+                        "a record's last-modified value is not a time: it is synced, but "
+                        "cannot move the cursor",
+                        connector=self.name,
+                        stream=stream,
+                        record=str(record.get("_id")),
+                        field=field,
+                        value=excerpt(stamp, 60),
+                    )
+            yield page
 
     async def get(self, stream: str, native_id: str) -> Record | None:
         return await self.client.get(self._resource(stream), native_id)

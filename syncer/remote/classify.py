@@ -139,6 +139,15 @@ DEFAULT_TABLE = ErrorTable(
             Resolution(Action.RETRY, "{system} dropped the connection mid-response"),
         ),
         (httpx.ReadError, Resolution(Action.RETRY, "reading the answer from {system} failed")),
+        (
+            httpx.DecodingError,
+            Resolution(
+                Action.FAIL_RUN,
+                "the answer of {system} at {url} does not decode as its Content-Encoding header "
+                "says (gzip, deflate, br...): a misconfigured server or proxy in front of it, "
+                "which sending the request again would not change",
+            ),
+        ),
         (httpx.WriteError, Resolution(Action.RETRY, "sending the request to {system} failed")),
         (
             httpx.UnsupportedProtocol,

@@ -274,6 +274,15 @@ class JsonHttpClient:
             raise self._transport_failure(error, safe, context) from error
         self.stats.statuses[response.status_code] += 1
         self._note_server_time(response)
+        if 300 <= response.status_code < 400:
+            raise FatalRemoteError(
+                f"{self.system} answered {context.get('method', method)} "
+                f"{context.get('url', path)} with a redirect ({response.status_code}) to "
+                f"{_redirect_target(response)}: syncer does not follow redirects, which would "
+                "carry the credentials to another address; set base_url to the address the "
+                "API answers at",
+                **RequestContext(**context, status=response.status_code),
+            )
         body = _decode(content, response)
         resolution = self.table.for_status(response.status_code, operation)
         if resolution is None:
@@ -348,6 +357,18 @@ class JsonHttpClient:
         except (TypeError, ValueError):
             return
         self.server_time = when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _redirect_target(response: httpx.Response) -> str:
+    """Where a redirect points, fit for a message: without credentials or query string."""
+    location = response.headers.get("location")
+    if not location:
+        return "nowhere (it has no Location header)"
+    try:
+        target = response.url.join(location)
+        return redact_url(str(target.copy_with(userinfo=b"", query=None, fragment=None)))
+    except (httpx.InvalidURL, ValueError):
+        return "an address that is not a valid URL"
 
 
 @dataclass(frozen=True, slots=True)

@@ -81,6 +81,38 @@ class EndlessListing(FatalRemoteError):
         return {key: value for key, value in values.items() if value is not None}
 
 
+class ShortListing(FatalRemoteError):
+    """A listing that ended with fewer records than the server said it holds, and still says so
+    when asked again: a page went missing (a server that drops one under load, a proxy that
+    cuts a list). Taking it for complete would move the cursor past the records on that page.
+    The run stops; its cursor stays."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        claimed: int,
+        records: int,
+        now: int | None,
+        **context: Unpack[RequestContext],
+    ) -> None:
+        self.claimed = claimed
+        """The listing's size as the server gave it while it was read (the largest)."""
+        self.records = records
+        """Records the listing delivered (repeats included)."""
+        self.now = now
+        """The size the server gave when asked again after the last page."""
+        super().__init__(message, **context)
+
+    def fields(self) -> dict[str, object]:
+        return {
+            **super().fields(),
+            "claimed": self.claimed,
+            "records": self.records,
+            "recount": self.now,
+        }
+
+
 class _EndGuard:
     """What a listing has returned so far, enough to tell that it will never end: a digest of
     each page (16 bytes a page, however big the pages), the page count and the size the
@@ -281,6 +313,13 @@ class KeysetPaginator(Paginator):
         return self._params()
 
     def keep(self, records: list[Record]) -> list[Record]:
+        for number, record in enumerate(records, start=1):
+            if record.get(self._key) in (None, ""):
+                raise UnexpectedResponse(
+                    f"record {number} of the page has no {self._key}, which every record of a "
+                    f"listing paged by {self._key} must have",
+                    body_excerpt=json.dumps(record, default=str)[:200],
+                )
         keys = [str(record.get(self._key, "")) for record in records]
         if any(later <= earlier for earlier, later in itertools.pairwise(keys)):
             raise UnexpectedResponse(
@@ -315,9 +354,16 @@ async def paginate(
     params: Mapping[str, QueryValue] | None = None,
     resource: str | None = None,
     total: Callable[[Any], int | None] | None = None,
+    recount: Mapping[str, QueryValue] | None = None,
 ) -> AsyncIterator[Page]:
     """Yield the pages of a listing, one request each, in order. ``total`` reads the size of
-    the whole listing from a page's body, where the API says it."""
+    the whole listing from a page's body, where the API says it.
+
+    ``recount``, for a listing read from its start: the paging parameters of a cheap request
+    for the listing's size. A listing that ends with fewer records than the size it gave is
+    counted again; when the count still says more, a page went missing and the listing fails
+    (:class:`ShortListing`) before its last page is handed on. When the count went down, the
+    records left the listing while it was read (an edit moved them past the scan's bound)."""
     base = dict(params or {})
     request: Mapping[str, QueryValue] | None = paginator.first()
     context = RequestContext(
@@ -337,18 +383,67 @@ async def paginate(
         response = await client.request(
             "GET", path, operation="list", params={**base, **request}, resource=resource
         )
+        asked = _paging(request)
         try:
             raw = extract(response.body)
         except UnexpectedResponse as error:
+            shown = "an empty body" if response.body is None else error.body_excerpt
             raise UnexpectedResponse(
-                error.message, body_excerpt=error.body_excerpt, **context
+                f"{client.system}: GET {path}: {error.message} (it answered {shown})",
+                body_excerpt=error.body_excerpt,
+                **context,
             ) from None
         claimed = total(response.body) if total is not None else None
-        asked = _paging(request)
-        records = paginator.keep(raw)
+        try:
+            records = paginator.keep(raw)
+        except UnexpectedResponse as error:
+            raise UnexpectedResponse(
+                f"{client.system}: GET {path} ({asked}): {error.message}",
+                body_excerpt=error.body_excerpt,
+                **context,
+            ) from None
         request = paginator.advance(response.body, raw)
         guard.check(raw, claimed, asked, more=request is not None)
+        if request is None and recount is not None and total is not None:
+            await _complete(client, path, guard, {**base, **recount}, total, resource, context)
         yield Page(records=records, position=paginator.position, total=claimed)
+
+
+async def _complete(
+    client: JsonHttpClient,
+    path: str,
+    guard: _EndGuard,
+    params: Mapping[str, QueryValue],
+    total: Callable[[Any], int | None],
+    resource: str | None,
+    context: RequestContext,
+) -> None:
+    """A listing that ended short of the size it gave is counted again (see :func:`paginate`)."""
+    claimed = guard.claimed
+    if claimed is None or guard.records >= claimed:
+        return
+    response = await client.request("GET", path, operation="list", params=params, resource=resource)
+    now = total(response.body)
+    if now is not None and now <= guard.records:
+        log.info(
+            "the listing shrank while it was read",
+            path=path,
+            claimed=claimed,
+            records=guard.records,
+            recount=now,
+        )
+        return
+    pages = f"{guard.pages} page{'s' if guard.pages != 1 else ''}"
+    again = f", and says {now} when asked again" if now is not None else ""
+    raise ShortListing(
+        f"{client.system} said {path} holds {claimed} records, but the listing ended after "
+        f"{guard.records} records on {pages}{again}: a page went missing. The listing was "
+        "stopped, and the cursor stays where it was",
+        claimed=claimed,
+        records=guard.records,
+        now=now,
+        **context,
+    )
 
 
 async def paginate_verified(

@@ -90,6 +90,11 @@ def _seconds(value: float) -> str:
     return f"{value:g}s"
 
 
+def _whole(seconds: float) -> str:
+    """Seconds as a server gave them, without an exponent: ``999999``, ``2.5``."""
+    return str(int(seconds)) if seconds == int(seconds) else f"{seconds:.3f}".rstrip("0")
+
+
 async def call_with_retries(
     call: Callable[[], Awaitable[T]],
     policy: RetryPolicy,
@@ -196,6 +201,12 @@ async def call_with_retries(
     ) -> str:
         where = f" on {last.method} {last.url}" if last.url and last.url not in last.message else ""
         done = f"; gave up{where} after {attempts} attempt{'' if attempts == 1 else 's'}"
+        if why in ("max_retry_wait", "run_budget") and _asked_too_long(last, waited):
+            assert isinstance(last, RateLimited) and last.retry_after is not None
+            done = (
+                f"; {last.system or 'the server'} asked to wait {_whole(last.retry_after)}s "
+                f"before trying again (Retry-After), more than the wait left{done}"
+            )
         if why == "max_connect_wait":
             limit = policy.max_connect_wait
             seconds = without_connection or 0.0
@@ -215,6 +226,15 @@ async def call_with_retries(
                 f"(max_retry_wait is {_seconds(policy.max_total_wait)})"
             )
         return f"{last.message}{done} and {waited:.1f}s of waiting"
+
+    def _asked_too_long(last: RemoteError, waited: float) -> bool:
+        """A 429 whose Retry-After is past what this call or the run may still wait."""
+        if not isinstance(last, RateLimited) or last.retry_after is None:
+            return False
+        left = policy.max_total_wait - waited
+        if budget is not None:
+            left = min(left, budget.left())
+        return last.retry_after > left
 
     def announce(state: RetryCallState) -> None:
         nonlocal unreachable_for

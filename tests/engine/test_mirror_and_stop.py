@@ -293,6 +293,9 @@ def test_a_listing_shorter_than_the_source_says_disables_nothing(world, monkeypa
     world.tick()
     [short] = world.sync(config, "clients-mirror")
     assert short.status == "failed" and short.error_exit == 3
-    assert "gave 20 records, but repzo said it holds 30" in (short.error or "")
+    # The listing itself notices, before mirror mode sees it (a recount still says 30).
+    assert "repzo said /client holds 30 records, but the listing ended after 20" in (
+        short.error or ""
+    )
     rows = (world.folder / "drop" / "customers.csv").read_text(encoding="utf-8-sig").splitlines()
     assert len(rows) == 31  # nothing deleted

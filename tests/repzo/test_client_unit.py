@@ -25,6 +25,7 @@ from syncer.remote.errors import (
     UnsupportedQuery,
 )
 from syncer.remote.http import encode_query, parse_retry_after
+from syncer.remote.paging import ShortListing
 from tests.repzo.fakes import API_KEY, oid, settings
 
 pytestmark = pytest.mark.anyio
@@ -154,6 +155,78 @@ async def test_ids_out_of_order_are_refused(fake, client):
         await read_all(client, "client")
 
 
+async def test_an_empty_body_is_named_as_such(fake, client):
+    fake.script("GET", "/client", httpx.Response(200, content=b""))
+    with pytest.raises(UnexpectedResponse) as caught:
+        await read_all(client, "client")
+    assert caught.value.message.startswith("repzo: GET /client: the answer is not a Repzo list")
+    assert caught.value.message.endswith("(it answered an empty body)")
+
+
+async def test_a_record_without_its_id_is_named_not_taken_for_an_order_problem(fake, client):
+    page = dict(OK_PAGE, total_result=2, data=[{"name": "a"}, {"name": "b"}])
+    fake.script("GET", "/client", httpx.Response(200, json=page))
+    with pytest.raises(UnexpectedResponse) as caught:
+        await read_all(client, "client")
+    assert "record 1 of the page has no _id" in caught.value.message
+    assert caught.value.message.startswith("repzo: GET /client (")
+
+
+async def test_a_listing_shorter_than_its_total_fails_when_a_recount_agrees(fake, client):
+    short = dict(OK_PAGE, total_result=5, data=CLIENTS[:2])
+    route = fake.script("GET", "/client", httpx.Response(200, json=short))
+    with pytest.raises(ShortListing) as caught:
+        await read_all(client, "client")
+    assert route.call_count == 2  # the listing's one page, and the recount
+    assert fake.requests[1].url.params["per_page"] == "1"
+    assert caught.value.message.startswith(
+        "repzo said /client holds 5 records, but the listing ended after 2 records on 1 page, "
+        "and says 5 when asked again: a page went missing"
+    )
+    assert caught.value.exit_code == 3
+
+
+async def test_a_listing_that_shrank_while_it_was_read_is_complete(fake, client):
+    short = dict(OK_PAGE, total_result=5, data=CLIENTS[:2])
+    fake.script(
+        "GET",
+        "/client",
+        httpx.Response(200, json=short),
+        httpx.Response(200, json=dict(OK_PAGE, total_result=2, data=CLIENTS[:1])),
+    )
+    assert len(await read_all(client, "client")) == 2
+    # A lookup is not a listing read from its start: no recount, whatever the total says.
+    fake.script("GET", "/client", httpx.Response(200, json=short))
+    assert len(await client.find(client.resource("client"), {"name": "x"})) == 2
+
+
+async def test_a_redirect_is_not_followed(fake, client, sleep):
+    route = fake.script(
+        "GET",
+        "/client",
+        httpx.Response(301, headers={"location": "https://elsewhere.example/client?token=abc"}),
+    )
+    with pytest.raises(FatalRemoteError) as caught:
+        await read_all(client, "client")
+    assert route.call_count == 1 and sleep.waits == []
+    assert "with a redirect (301) to https://elsewhere.example/client:" in caught.value.message
+    assert "does not follow redirects" in caught.value.message
+    assert "token" not in caught.value.message
+
+
+async def test_a_body_that_does_not_decode_as_its_encoding_says_fails_at_once(fake, client, sleep):
+    lie = httpx.Response(  # a stream: content= would be decoded (and fail) right here
+        200,
+        stream=httpx.ByteStream(json.dumps(OK_PAGE).encode()),
+        headers={"content-encoding": "gzip"},
+    )
+    route = fake.script("GET", "/client", lie)
+    with pytest.raises(FatalRemoteError) as caught:
+        await read_all(client, "client")
+    assert route.call_count == 1 and sleep.waits == []
+    assert "does not decode as its Content-Encoding header says" in caught.value.message
+
+
 async def test_sdk_paths_are_used_where_they_differ_from_the_spec(fake, client):
     fake.collection("/pricelists", CLIENTS[:1])
     resource = client.resource("pricelists")
@@ -238,9 +311,10 @@ async def test_retry_budget_stops_the_call_cleanly(fake, sleep):
 async def test_a_retry_after_longer_than_the_budget_gives_up_without_waiting(fake, sleep):
     client = RepzoClient(settings(max_retry_wait="1m"), sleep=sleep)
     fake.script("GET", "/client", httpx.Response(429, headers={"retry-after": "3600"}))
-    with pytest.raises(RetryBudgetExhausted):
+    with pytest.raises(RetryBudgetExhausted) as caught:
         await read_all(client, "client")
     assert sleep.waits == []
+    assert "repzo asked to wait 3600s before trying again (Retry-After)" in caught.value.message
 
 
 async def test_validation_error_is_skippable_with_repzo_message_and_not_retried(fake, client):

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+import structlog
 
 from connectors.repzo import RepzoConnector
 from syncer.connector import Connector, ReadRequest, WriteOp, find_stream
@@ -48,6 +49,24 @@ async def test_append_only_stream_is_bounded_by_an_id_made_from_the_scan_bound(f
     assert params["from__id"] == oid(5)
     assert params["to__id"] == f"{int(bound.timestamp()):08x}" + "0" * 16
     assert "from_updatedAt" not in params
+
+
+async def test_a_record_whose_updated_at_is_not_a_time_is_read_and_named(fake, connector):
+    records = [
+        {"_id": oid(1), "updatedAt": "2026-11-30T10:00:00.000Z"},
+        {"_id": oid(2), "updatedAt": "yesterday"},
+    ]
+    fake.script("GET", "/client", httpx.Response(200, json=dict(PAGE, data=records)))
+    with structlog.testing.capture_logs() as logs:
+        pages = [page async for page in connector.read("client", ReadRequest())]
+    assert [r["_id"] for p in pages for r in p.records] == [oid(1), oid(2)]
+    [warning] = [entry for entry in logs if entry["log_level"] == "warning"]
+    assert warning["event"].startswith("a record's last-modified value is not a time")
+    assert (warning["record"], warning["field"], warning["value"]) == (
+        oid(2),
+        "updatedAt",
+        "'yesterday'",
+    )
 
 
 async def test_writes_run_concurrently_but_never_more_than_configured(fake, sleep):

@@ -37,17 +37,21 @@ class AppIdentity:
     company_namespace: tuple[str, ...] = ()
 
     @classmethod
-    def from_app(cls, app: dict[str, Any]) -> AppIdentity:
-        """From ``GET /integration-app/<id>?populatedKeys=["available_app"]``."""
+    def from_app(
+        cls, app: dict[str, Any], *, app_id: str | None = None, namespace: tuple[str, ...] = ()
+    ) -> AppIdentity:
+        """From ``GET /integration-app/<id>?populatedKeys=["available_app"]``. ``app_id`` and
+        ``namespace`` (the configured ones) stand in for what the answer lacks: a log without
+        ``app_id`` is one Repzo refuses."""
         available = app.get("available_app")
         available_id = available.get("_id") if isinstance(available, dict) else available
         name = available.get("name") if isinstance(available, dict) else None
-        namespace = app.get("company_namespace") or []
+        found = app.get("company_namespace") or []
         return cls(
-            app_id=app.get("_id"),
+            app_id=app.get("_id") or app_id,
             available_app_id=available_id,
             available_app_name=name or "repzo-sync",
-            company_namespace=tuple(namespace if isinstance(namespace, list) else [namespace]),
+            company_namespace=tuple(found if isinstance(found, list) else [found]) or namespace,
         )
 
     def fields(self) -> dict[str, Any]:

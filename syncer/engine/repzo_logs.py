@@ -77,7 +77,9 @@ class RunLogs:
             connector = self.context.connector(self.connector)
             try:
                 app = await connector.client.integration_app(app_id)  # type: ignore[attr-defined]
-                identity = AppIdentity.from_app(app) if app else AppIdentity(app_id=app_id)
+                identity = AppIdentity.from_app(
+                    app or {}, app_id=app_id, namespace=identity.company_namespace
+                )
             except RemoteError as error:
                 log.warning(
                     "could not read the integration app; logs carry its id only",

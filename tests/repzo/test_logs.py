@@ -23,6 +23,19 @@ def test_identity_comes_from_the_populated_app():
     }
 
 
+def test_identity_keeps_the_configured_id_and_namespace_where_the_answer_lacks_them():
+    # An answer without the app's fields (a proxy's, a changed API) must not send logs
+    # without app_id, which Repzo refuses, nor drop the configured namespace.
+    identity = AppIdentity.from_app(
+        {"data": []}, app_id="65f0c2a1b3c4d5e6f7a8b9c0", namespace=("corpus",)
+    )
+    assert identity.fields()["app_id"] == "65f0c2a1b3c4d5e6f7a8b9c0"
+    assert identity.fields()["company_namespace"] == ["corpus"]
+    assert AppIdentity.from_app(APP, app_id="other", namespace=("x",)).fields() == (
+        AppIdentity.from_app(APP).fields()
+    )
+
+
 def test_command_log_sends_the_latest_detail_and_counts_in_body():
     log = CommandLog(AppIdentity.from_app(APP), "customers-erp-to-repzo", sync_id="s-1")
     log.set_status("processing")

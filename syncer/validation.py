@@ -84,7 +84,8 @@ def _explain(error: ErrorDetails, model: type[BaseModel], loc: KeyPath, *, quota
         message = message.removeprefix("Value error, ")
     else:
         message = message.replace("Input should be", "expected").replace("Input", "value")
-        message = message[:1].lower() + message[1:]
+        if not message[1:2].isupper():  # "URL scheme should be ..." stays as it is
+            message = message[:1].lower() + message[1:]
         if quotable and not isinstance(value, dict | list):
             message += f", got {describe(value)}"
         if quotable and kind == "literal_error" and isinstance(value, str):

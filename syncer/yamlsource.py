@@ -38,6 +38,9 @@ PathKey = str | int
 KeyPath = tuple[PathKey, ...]
 
 _ENV_PATTERN = re.compile(r"\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\})")
+_REFERENCE = re.compile(r"\$(?:\$|\{([^}]*)(\}?))")
+"""Anything that starts like a reference: ``$$``, or ``${`` up to the next ``}`` (if any)."""
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DUPLICATE_KEY = re.compile(r'found duplicate key "(.*?)"')
 
 MAX_ALIAS_EXPANSION = 10_000
@@ -253,6 +256,11 @@ def _scalar(value: Any) -> Any:
 def _interpolate(value: str, path: KeyPath, doc: YamlDocument, env: Mapping[str, str]) -> str:
     if "$" not in value:
         return value
+    malformed = _malformed_reference(value)
+    if malformed is not None:
+        doc.issues.append(doc.issue(path, malformed))
+        doc.tainted.add(path)
+        return ""
 
     def substitute(match: re.Match[str]) -> str:
         if match.group(0) == "$$":
@@ -275,3 +283,32 @@ def _interpolate(value: str, path: KeyPath, doc: YamlDocument, env: Mapping[str,
         return current
 
     return _ENV_PATTERN.sub(substitute, value)
+
+
+def _malformed_reference(value: str) -> str | None:
+    """Why a ``${...}`` in ``value`` is not a reference syncer reads, or None when every one is.
+
+    Taken literally, ``${DIR`` or ``${DIR:./out}`` (the shell's other default syntax) would
+    become a folder or a URL named after the typo. Only the variable's name is quoted: the rest
+    of the value may be a secret."""
+    for match in _REFERENCE.finditer(value):
+        inside, closed = match.group(1), match.group(2)
+        if inside is None:
+            continue  # `$$`, a literal `$`
+        if closed and _ENV_PATTERN.fullmatch(match.group(0)):
+            continue
+        name = _NAME.match(inside)
+        shape = "write ${NAME} or ${NAME:-default}, or $$ for a literal $"
+        if name is None:
+            return f"an environment reference without a variable name after '${{'; {shape}"
+        variable = name.group(0)
+        if not closed:
+            return (
+                f"the environment reference to {variable} is not closed with '}}'; "
+                f"write ${{{variable}}} or ${{{variable}:-default}}, or $$ for a literal $"
+            )
+        return (
+            f"the environment reference to {variable} is not one syncer reads: a default is "
+            f"written ${{{variable}:-default}} (with ':-'), and $$ stands for a literal $"
+        )
+    return None

@@ -61,6 +61,32 @@ CASES = [
         "environment variable SYNCER_TEST_UNSET_KEY is not set",
     ),
     (
+        "environment reference never closed",
+        edit("k-123456", '"${SYNCER_TEST_KEY"  #!'),
+        "connectors.repzo.api_key",
+        "the environment reference to SYNCER_TEST_KEY is not closed with '}'",
+    ),
+    (
+        "environment default in the shell's other syntax",
+        edit("k-123456", '"${SYNCER_TEST_KEY:k-654321}"  #!'),
+        "connectors.repzo.api_key",
+        "a default is written ${SYNCER_TEST_KEY:-default} (with ':-')",
+    ),
+    (
+        "environment reference without a name",
+        edit("k-123456", '"${:-k-654321}"  #!'),
+        "connectors.repzo.api_key",
+        "an environment reference without a variable name",
+    ),
+    (
+        "base_url of another scheme",
+        edit(
+            "    api_key: k-123456", "    api_key: k-123456\n    base_url: ftp://repo.example  #!"
+        ),
+        "connectors.repzo.base_url",
+        "URL scheme should be 'http' or 'https'",
+    ),
+    (
         "bad interval",
         add("    schedule: {every: 5 minutes}  #!\n"),
         "flows[0].schedule.every",

@@ -65,12 +65,25 @@ class StateConfig(StrictModel):
             raise ValueError(
                 f"expected a sqlite:// or postgresql:// URL, got a {url.get_backend_name()}:// URL"
             )
+        expected = "expected sqlite://, postgresql:// or postgresql+psycopg://"
         try:
-            url.get_dialect()
+            dialect = url.get_dialect()
         except NoSuchModuleError:
             raise ValueError(
-                f"unknown database driver {url.drivername!r}; expected sqlite://, "
-                "postgresql:// or postgresql+psycopg:// (install the postgres extra for "
+                f"unknown database driver {url.drivername!r}; {expected} (install the postgres "
+                "extra for PostgreSQL)"
+            ) from None
+        if getattr(dialect, "is_async", False):
+            raise ValueError(
+                f"{url.drivername!r} is an asyncio driver, which the state store cannot use; "
+                f"{expected}"
+            )
+        try:
+            dialect.import_dbapi()
+        except ImportError as missing:
+            raise ValueError(
+                f"the database driver of {url.drivername!r} is not installed "
+                f"({missing.name or missing}); {expected} (install the postgres extra for "
                 "PostgreSQL)"
             ) from None
         return value

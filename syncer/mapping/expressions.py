@@ -613,6 +613,11 @@ def _reason(error: BaseException) -> str:
         return "division by zero"
     if isinstance(error, DecimalException):
         return f"a decimal result is out of bounds: {signal_problem(error)}"
+    if isinstance(error, simpleeval.IterableTooLong):
+        return (
+            f"it would build more than an expression may: text of at most {MAX_TEXT:,} "
+            f"characters, comprehensions of at most {simpleeval.MAX_COMPREHENSION_LENGTH:,} items"
+        )
     return f"{type(error).__name__}: {error}"
 
 

@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from syncer.canonical import ENTITIES
@@ -230,6 +231,13 @@ class FlowRun:
                 return RunResult(
                     self.run_id, self.flow.name, "busy", self.counts, busy.message, None, started
                 )
+            except DBAPIError as error:
+                # The store fails before the run is even recorded (a read-only file, a full
+                # disk): say which store, as a run failing under it would.
+                failure = store_failure(error, self.context.store.display_url)
+                if failure is None:
+                    raise
+                raise failure from error
             heartbeat = asyncio.create_task(self._heartbeat())
             try:
                 return await self._execute(started)

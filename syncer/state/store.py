@@ -156,6 +156,8 @@ def _connect(engine: Engine) -> Iterator[Connection]:
         reason = first_line(exc)
         if path is not None and not path.parent.exists():
             reason = f"the folder {path.parent} does not exist"
+        elif path is not None and path.is_dir():
+            reason = f"{path} is a folder; the URL must name a database file (say {path}/syncer.db)"
         raise StateStoreError(shown, f"cannot open it: {reason}") from None
     except DBAPIError as exc:
         # While opening, any database error is the store's: nothing of syncer's has run yet.

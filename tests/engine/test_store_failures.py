@@ -1,5 +1,6 @@
-"""The state store failing under a run, or the host running out of memory, is a system that
-cannot be used (exit 3, with what to do), never a bug report with a traceback (exit 70)."""
+"""The state store failing under a run (a damaged page, a read-only file, a full disk), or the
+host running out of memory, is a system that cannot be used (exit 3, with what to do), never a
+bug report with a traceback (exit 70)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import OperationalError
 from typer.testing import CliRunner
 
 from syncer.cli import app
+from syncer.engine import leases
 from syncer.mapping.mapping import CompiledMapping
 from syncer.state.failures import store_failure
 
@@ -123,3 +126,23 @@ def test_which_database_errors_are_the_stores_and_which_are_bugs(orig, expected)
     else:
         assert failure is not None and expected in failure.message
         assert failure.exit_code == 3
+
+
+def test_a_store_refusing_the_lease_is_named(tmp_path: Path, monkeypatch) -> None:
+    """The first write of a run (taking the lease) comes before the run is recorded."""
+    folder = _folder(tmp_path, 1)
+    monkeypatch.chdir(folder)
+    assert _sync(folder, "--all")[0] == 0
+
+    def read_only(*args: object, **kwargs: object) -> None:
+        orig = sqlite3.OperationalError("attempt to write a readonly database")
+        raise OperationalError("UPDATE leases SET ...", {}, orig)
+
+    monkeypatch.setattr(leases, "acquire", read_only)
+    code, output = _sync(folder, "--all")
+
+    assert code == 3, output
+    assert "Traceback" not in output
+    assert f"error: state store sqlite:///{folder}/state.db: attempt to write a readonly " in (
+        " ".join(output.split())
+    )

@@ -12,7 +12,11 @@ exposes.
                                         {"advance_seconds": n}
     GET  options             POST options {"dedupe_documents": false}
     GET  faults              POST faults {"hold": "invoices"} | {"drop": "invoices", "count": 1}
-                             DELETE faults   sends held answers, clears the faults
+                             DELETE faults   sends held answers, clears holding and dropping
+    GET  faults/plan         POST faults/plan {"rate_429": 0.3, "retry_after": 1, ...}
+                             (FaultSettings: random faults of API requests, seeded)
+    POST faults/script       {"kind": "429", "count": 2, "path": "customers"} (ScriptedFault)
+    DELETE faults/plan       no more random or scripted faults
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from connectors.erp_stub.server.errors import bad_request, not_found
 from connectors.erp_stub.server.records import json_object
+from connectors.sandboxkit.faults import ScriptedFault
 from connectors.sandboxkit.replies import Reply, validation_problems
 
 if TYPE_CHECKING:
@@ -108,6 +113,17 @@ def _dispatch(core: ErpCore, endpoint: tuple[str, str], body: bytes) -> Reply:
         case ("DELETE", "faults"):
             core.release_answers()
             return Reply(200, _faults(core))
+        case ("GET", "faults/plan"):
+            return Reply(200, _plan(core))
+        case ("POST", "faults/plan"):
+            core.set_faults(**_object(body))
+            return Reply(200, _plan(core))
+        case ("POST", "faults/script"):
+            core.request_faults.add_script(ScriptedFault.model_validate(_object(body)))
+            return Reply(200, _plan(core))
+        case ("DELETE", "faults/plan"):
+            core.clear_faults()
+            return Reply(200, _plan(core))
     raise not_found(f"There is no admin endpoint {endpoint[0]} {ADMIN_PREFIX}/{endpoint[1]}.")
 
 
@@ -152,6 +168,16 @@ def _set_faults(core: ErpCore, faults: _Faults) -> None:
 def _faults(core: ErpCore) -> dict[str, Any]:
     state = core.answer_faults()
     return {"holding": list(state.holding), "held": state.held, "dropping": state.dropping}
+
+
+def _plan(core: ErpCore) -> dict[str, Any]:
+    return {
+        "plan": core.fault_plan().model_dump(mode="json"),
+        "script": [
+            {**fault.model_dump(mode="json"), "left": left}
+            for fault, left in core.request_faults.scripted()
+        ],
+    }
 
 
 def _clock_state(core: ErpCore) -> dict[str, Any]:

@@ -22,6 +22,13 @@ from connectors.erp_stub.server.service import ErpService
 from connectors.erp_stub.server.stats import ErpStats, StatsRecorder
 from connectors.erp_stub.server.store import RecordStore
 from connectors.sandboxkit.clock import SandboxClock
+from connectors.sandboxkit.faults import (
+    FaultInjector,
+    FaultKind,
+    FaultPlan,
+    FaultSettings,
+    ScriptedFault,
+)
 
 DEFAULT_USERNAME = "sync"
 # What config.example.yaml falls back to: a known sandbox default, not a secret.
@@ -63,6 +70,10 @@ class ErpCore:
             self.store, self.clock, self.times, self.recorder, dedupe_documents=dedupe_documents
         )
         self.faults = AnswerFaults()
+        """Writes applied whose answers are held or dropped (``hold_answers``...)."""
+        self.request_faults = FaultInjector()
+        """Random and scripted faults of any request (``set_faults``, ``script_fault``): 429s
+        with Retry-After, 5xx, dropped connections, truncated replies, latency."""
         self._mutation_rounds = itertools.count(1)
         if seed is not False and self.store.is_empty():
             self.seed(random_seed=random_seed, **({} if seed is True else dict(seed)))
@@ -155,6 +166,49 @@ class ErpCore:
     def answer_faults(self) -> FaultState:
         return self.faults.state()
 
+    def set_faults(self, **settings: Any) -> FaultPlan:
+        """Replace the random fault plan of the API (never the control API); see FaultSettings
+        for the keywords (``rate_429=0.3, retry_after=1, rate_5xx=0.1, path="customers",
+        seed=7``...). Held and dropped answers are separate and stay as they are."""
+        plan = FaultSettings.model_validate(settings).to_plan()
+        self.request_faults.configure(plan)
+        return plan
+
+    def set_fault_plan(self, plan: FaultPlan) -> None:
+        self.request_faults.configure(plan)
+
+    def fault_plan(self) -> FaultPlan:
+        return self.request_faults.plan()
+
+    def script_fault(
+        self,
+        kind: FaultKind,
+        count: int = 1,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        status: int | None = None,
+        retry_after: int | None = None,
+        after: bool = False,
+    ) -> None:
+        """The next ``count`` API requests matching method/path (a regular expression searched
+        in the path, such as ``^/api/v1/customers$``) fail with ``kind``."""
+        self.request_faults.add_script(
+            ScriptedFault(
+                kind=kind,
+                count=count,
+                method=method,
+                path=path,
+                status=status,
+                retry_after=retry_after,
+                after=after,
+            )
+        )
+
+    def clear_faults(self) -> None:
+        """No more random or scripted faults (held and dropped answers: ``release_answers``)."""
+        self.request_faults.clear()
+
     def stats(self) -> ErpStats:
         return self.recorder.snapshot(self.store.counts())
 
@@ -162,9 +216,11 @@ class ErpCore:
         self.recorder.reset()
 
     def reset(self) -> None:
-        """A brand-new, empty ERP: records, id sequences, statistics and clock."""
+        """A brand-new, empty ERP: records, id sequences, statistics, injected faults and
+        clock."""
         self.store.clear()
         self.recorder.reset()
+        self.request_faults.clear()
         self.clock.reset()
 
     def close(self) -> None:

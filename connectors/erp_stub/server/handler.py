@@ -1,6 +1,11 @@
 """The HTTP side: a threading server whose handler parses a request, routes it, counts it and
 writes the JSON reply. Everything it answers, its own protocol errors included, is JSON in the
 ERP's error shape.
+
+API requests go through the injected faults (``ErpCore.set_faults``, ``script_fault``), carried
+out by the shared ``serve_with_faults``: 429 with Retry-After, 5xx, dropped connections,
+truncated replies, latency. Held and dropped answers of applied writes (``hold_answers``,
+``drop_answers``) come after them, on a write the ERP applied.
 """
 
 from __future__ import annotations
@@ -13,10 +18,12 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from connectors.erp_stub.server.core import ErpCore
 from connectors.erp_stub.server.entities import ENTITIES
 from connectors.erp_stub.server.errors import ErpError
-from connectors.erp_stub.server.routes import ApiRequest, Routed, route
+from connectors.erp_stub.server.routes import ApiRequest, Routed, entity_label, is_admin, route
 from connectors.erp_stub.server.stats import UNKNOWN_ENTITY
 from connectors.sandboxkit.clock import http_date
+from connectors.sandboxkit.faults import serve_with_faults
 from connectors.sandboxkit.http import JsonRequestHandler, LoopbackHTTPServer
+from connectors.sandboxkit.replies import Reply
 from syncer.logs import get_logger
 
 log = get_logger(__name__)
@@ -35,8 +42,12 @@ class ErpHTTPServer(LoopbackHTTPServer):
 class ErpRequestHandler(JsonRequestHandler):
     server_version = "erp-stub"
 
+    @property
+    def _core(self) -> ErpCore:
+        return cast(ErpHTTPServer, self.server).core
+
     def _handle(self) -> None:
-        core = cast(ErpHTTPServer, self.server).core
+        core = self._core
         try:
             request = self._read()
         except ErpError as exc:
@@ -46,33 +57,54 @@ class ErpRequestHandler(JsonRequestHandler):
                 self.write_reply(exc.reply())
             return
         try:
-            routed = route(core, request)
+            if is_admin(request):  # the control API is never faulted, never counted
+                self.write_reply(self._route(request).reply)
+                return
+            label = entity_label(request)
+            path = unquote(urlsplit(self.path).path).rstrip("/") or "/"
+            serve_with_faults(
+                self,
+                core.request_faults.decide(request.method, path),
+                serve=lambda: self._route(request).reply,
+                refusal=_refusal,
+                count=lambda status: core.recorder.request(request.method, label, status),
+                count_fault=core.recorder.fault,
+                answer=lambda reply: self._answered(request.method, label, reply),
+            )
+        except OSError:
+            # The client went away mid-reply; nothing left to tell it.
+            self.close_connection = True
+
+    def _route(self, request: ApiRequest) -> Routed:
+        try:
+            return route(self._core, request)
         except Exception as exc:
             # A bug in the stub still answers in the ERP's shape, and says what broke. The
             # log line carries the method and path only: never headers, so never credentials.
             log.exception("erp_stub.internal_error", method=request.method, path=self.path)
-            routed = Routed(
+            return Routed(
                 ErpError(500, "internal_error", f"ERP stub error: {type(exc).__name__}").reply(),
                 UNKNOWN_ENTITY,
             )
-        if routed.entity is not None:
-            core.recorder.request(request.method, routed.entity, routed.reply.status)
+
+    def _answered(self, method: str, entity: str, reply: Reply) -> bool:
+        """Whether to send the reply of an applied write, or to drop it as ``drop_answers``
+        asked (after holding it, while ``hold_answers`` says so)."""
         if (
-            routed.entity in ENTITIES
-            and request.method != "GET"
-            and routed.reply.status < 300
-            and core.faults.after_write(routed.entity) == "drop"
+            entity in ENTITIES
+            and method != "GET"
+            and reply.status < 300
+            and self._core.faults.after_write(entity) == "drop"
         ):
             self.abort()  # applied, never answered
-            return
-        with contextlib.suppress(OSError):  # the client went away mid-reply
-            self.write_reply(routed.reply)
+            return False
+        return True
 
     do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _handle
 
     def date_time_string(self, timestamp: float | None = None) -> str:
         # Clients take the Date header as the ERP's "now", so it follows the stub's clock.
-        return http_date(cast(ErpHTTPServer, self.server).core.clock.now_ms())
+        return http_date(self._core.clock.now_ms())
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         # http.server's own errors (unknown method, malformed request line) would be HTML.
@@ -102,3 +134,8 @@ class ErpRequestHandler(JsonRequestHandler):
         if length > _MAX_BODY:
             raise ErpError(413, "payload_too_large", f"Bodies are limited to {_MAX_BODY} bytes.")
         return self.rfile.read(length) if length else b""
+
+
+def _refusal(status: int, message: str) -> Reply:
+    """An injected failure in the ERP's error shape (``too_many_requests``, ``bad_gateway``...)."""
+    return ErpError(status, HTTPStatus(status).name.lower(), message).reply()

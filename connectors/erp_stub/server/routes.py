@@ -40,14 +40,19 @@ class Routed:
     """What the request is counted under in the statistics; None for the admin API."""
 
 
+def is_admin(request: ApiRequest) -> bool:
+    """Whether the request is for the control API (never faulted, never counted)."""
+    return request.segments[:1] == _ADMIN
+
+
 def route(core: ErpCore, request: ApiRequest) -> Routed:
-    is_admin = request.segments[:1] == _ADMIN
-    label = None if is_admin else _label(request)
+    admin = is_admin(request)
+    label = None if admin else entity_label(request)
     try:
-        if not is_admin and request.segments[:2] != _API:
+        if not admin and request.segments[:2] != _API:
             raise not_found("Nothing here; the API is under /api/v1/<collection>.")
         _authenticate(core, request.authorization)
-        if is_admin:
+        if admin:
             return Routed(
                 handle_admin(core, request.method, request.segments[1:], request.body), None
             )
@@ -56,7 +61,9 @@ def route(core: ErpCore, request: ApiRequest) -> Routed:
         return Routed(exc.reply(), label)
 
 
-def _label(request: ApiRequest) -> str:
+def entity_label(request: ApiRequest) -> str:
+    """What an API request is counted under in the statistics: its collection, or
+    ``(unknown)``."""
     name = request.segments[2] if len(request.segments) > 2 else ""
     return name if request.segments[:2] == _API and name in ENTITIES else UNKNOWN_ENTITY
 

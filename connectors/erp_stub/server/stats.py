@@ -1,7 +1,8 @@
 """What the ERP stub saw: requests by method, entity and status, and what writes did.
 
 Tests assert on these: that a second sync of unchanged data made no write, that a retried
-document POST found its original (``existing``) instead of creating a duplicate.
+document POST found its original (``existing``) instead of creating a duplicate, how many
+faults were injected.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ class ErpStats:
     """Per entity, the keys the mutate API changed, in order."""
     records: dict[str, int] = field(default_factory=dict)
     """Records stored per entity when the snapshot was taken."""
+    faults: dict[str, int] = field(default_factory=dict)
+    """Per kind (latency, 429, 5xx, drop, truncate, reject), the faults injected by the plan or
+    the script (``set_faults``, ``script_fault``); held and dropped answers are not counted
+    here."""
 
     def count(
         self, method: str | None = None, entity: str | None = None, status: int | None = None
@@ -60,6 +65,7 @@ class ErpStats:
             "writes": self.writes,
             "mutations": {name: list(keys) for name, keys in self.mutations.items()},
             "records": self.records,
+            "faults": self.faults,
         }
 
 
@@ -73,6 +79,7 @@ class StatsRecorder:
             self._requests: Counter[tuple[str, str, int]] = Counter()
             self._writes: Counter[tuple[str, str]] = Counter()
             self._mutations: dict[str, list[str]] = {}
+            self._faults: Counter[str] = Counter()
 
     def request(self, method: str, entity: str, status: int) -> None:
         with self._lock:
@@ -81,6 +88,10 @@ class StatsRecorder:
     def write(self, entity: str, outcome: WriteOutcome) -> None:
         with self._lock:
             self._writes[(entity, outcome)] += 1
+
+    def fault(self, kind: str) -> None:
+        with self._lock:
+            self._faults[kind] += 1
 
     def mutated(self, entity: str, keys: list[str]) -> None:
         with self._lock:
@@ -99,4 +110,5 @@ class StatsRecorder:
                 writes=writes,
                 mutations={name: tuple(keys) for name, keys in self._mutations.items()},
                 records=records,
+                faults=dict(self._faults),
             )

@@ -16,14 +16,6 @@ See ``SandboxOptions`` for the single switches.
 
 from connectors.repzo.sandbox.admin import ADMIN_PREFIX
 from connectors.repzo.sandbox.core import SandboxCore
-from connectors.repzo.sandbox.faults import (
-    FaultKind,
-    FaultPlan,
-    FaultRule,
-    FaultSettings,
-    LatencyRule,
-    ScriptedFault,
-)
 from connectors.repzo.sandbox.mutations import PagingMutation
 from connectors.repzo.sandbox.options import (
     DEFAULT_API_KEY,
@@ -34,6 +26,14 @@ from connectors.repzo.sandbox.options import (
 from connectors.repzo.sandbox.server import RepzoSandbox
 from connectors.repzo.sandbox.stats import RequestCount, Stats
 from connectors.sandboxkit.clock import SandboxClock
+from connectors.sandboxkit.faults import (
+    FaultKind,
+    FaultPlan,
+    FaultRule,
+    FaultSettings,
+    LatencyRule,
+    ScriptedFault,
+)
 
 __all__ = [
     "ADMIN_PREFIX",

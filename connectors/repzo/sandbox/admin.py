@@ -20,9 +20,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from connectors.repzo.sandbox.core import SandboxCore
-from connectors.repzo.sandbox.faults import ScriptedFault
 from connectors.repzo.sandbox.mutations import PagingMutation
 from connectors.repzo.sandbox.protocol import ApiError, Reply, Request
+from connectors.sandboxkit.faults import ScriptedFault
 from connectors.sandboxkit.replies import validation_problems
 
 ADMIN_PREFIX = "/__sandbox"

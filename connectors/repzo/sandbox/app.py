@@ -1,25 +1,24 @@
 """The HTTP side: a threading server whose handler reads a request, applies faults, checks the
 api-key, routes to the admin API or a registry operation, and writes the JSON reply.
 
-Faults live here because only the handler owns the socket: a dropped connection is closed with
-no reply at all, a truncated reply promises its full Content-Length and sends half.
+Faults are carried out here, through the shared ``serve_with_faults``, because only the handler
+owns the socket: a dropped connection is closed with no reply at all, a truncated reply promises
+its full Content-Length and sends half.
 """
 
 from __future__ import annotations
 
 import contextlib
-import time
 from http import HTTPStatus
 from typing import cast
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from connectors.repzo.sandbox.admin import handle_admin, is_admin
 from connectors.repzo.sandbox.core import SandboxCore
-from connectors.repzo.sandbox.faults import Decision
 from connectors.repzo.sandbox.protocol import ApiError, Reply, Request
 from connectors.repzo.sandbox.service import UPDATE_META_PATH
-from connectors.repzo.sandbox.stats import NO_RESPONSE
 from connectors.sandboxkit.clock import http_date
+from connectors.sandboxkit.faults import serve_with_faults
 from connectors.sandboxkit.http import JsonRequestHandler, LoopbackHTTPServer
 from syncer.logs import get_logger
 
@@ -120,27 +119,14 @@ class RepzoRequestHandler(JsonRequestHandler):
     def _serve(self, request: Request) -> None:
         core = self._core
         label = resource_label(core, request.method, request.path)
-        decision = core.faults.decide(request.method, request.path)
-        if decision.delay_s:
-            core.recorder.fault("latency")
-            time.sleep(decision.delay_s)
-        if decision.kind is not None:
-            core.recorder.fault(decision.kind)
-        # Each request is counted before its answer goes out: a client that reads the
-        # statistics right after its answer must find its own request there.
-        if decision.kind in ("429", "reject") or (
-            decision.kind in ("5xx", "drop") and not decision.after
-        ):
-            core.recorder.request(request.method, label, _failure_status(decision))
-            self._fail(decision)
-            return
-        reply = self._run(request)
-        if decision.kind is not None and decision.kind != "truncate":
-            core.recorder.request(request.method, label, _failure_status(decision))
-            self._fail(decision)
-            return
-        core.recorder.request(request.method, label, reply.status)
-        self.write_reply(reply, truncate=decision.kind == "truncate")
+        serve_with_faults(
+            self,
+            core.faults.decide(request.method, request.path),
+            serve=lambda: self._run(request),
+            refusal=lambda status, message: ApiError(status, message).reply(),
+            count=lambda status: core.recorder.request(request.method, label, status),
+            count_fault=core.recorder.fault,
+        )
 
     def _run(self, request: Request) -> Reply:
         try:
@@ -149,22 +135,6 @@ class RepzoRequestHandler(JsonRequestHandler):
             # A bug in the sandbox still answers like Repzo's GeneralError, and says what broke.
             log.exception("sandbox.internal_error", method=request.method, path=request.path)
             return ApiError(500, f"Sandbox error: {type(exc).__name__}: {exc}").reply()
-
-    def _fail(self, decision: Decision) -> None:
-        """Carry out a 429, 5xx or dropped connection."""
-        if decision.kind == "drop" or decision.status is None:
-            self.abort()
-            return
-        if decision.status == 429:
-            message = "Too Many Requests"
-        elif decision.status < 500:
-            message = "Validation failed: the record was refused (injected by the sandbox)"
-        else:
-            message = "Injected server error"
-        reply = ApiError(decision.status, decision.message or message).reply()
-        if decision.retry_after is not None:
-            reply.headers["Retry-After"] = str(decision.retry_after)
-        self.write_reply(reply)
 
     def _read_request(self) -> Request:
         parts = urlsplit(self.path)
@@ -211,10 +181,3 @@ class RepzoRequestHandler(JsonRequestHandler):
                 raise ApiError(400, "Request body is too large")
             chunks.append(self.rfile.read(size))
             self.rfile.readline(1024)
-
-
-def _failure_status(decision: Decision) -> int:
-    """The status a failing decision answers with; NO_RESPONSE for a dropped connection."""
-    if decision.kind == "drop" or decision.status is None:
-        return NO_RESPONSE
-    return decision.status

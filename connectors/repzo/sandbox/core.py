@@ -12,13 +12,6 @@ from pydantic import SecretStr
 
 from connectors.repzo.registry import Registry, Resource, load_registry
 from connectors.repzo.sandbox import seeding
-from connectors.repzo.sandbox.faults import (
-    FaultInjector,
-    FaultKind,
-    FaultPlan,
-    FaultSettings,
-    ScriptedFault,
-)
 from connectors.repzo.sandbox.ids import ObjectIdFactory
 from connectors.repzo.sandbox.mutations import Among, PagingMutation, PagingMutator
 from connectors.repzo.sandbox.options import DEFAULT_API_KEY, SandboxOptions
@@ -29,6 +22,13 @@ from connectors.repzo.sandbox.service import RepzoService
 from connectors.repzo.sandbox.stats import Stats, StatsRecorder
 from connectors.repzo.sandbox.store import Document, DocumentStore
 from connectors.sandboxkit.clock import SandboxClock, iso_ms
+from connectors.sandboxkit.faults import (
+    FaultInjector,
+    FaultKind,
+    FaultPlan,
+    FaultSettings,
+    ScriptedFault,
+)
 
 # Seeding 200k documents in one list would hold them all in memory at once.
 _SEED_CHUNK = 5_000

@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-NO_RESPONSE = 0
-"""Status recorded for a request whose connection was dropped before any reply."""
 
 
 @dataclass(frozen=True)

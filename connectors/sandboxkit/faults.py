@@ -1,9 +1,13 @@
-"""Fault injection: what goes wrong with a request before (or after) the sandbox serves it.
+"""Fault injection, shared by both sandbox servers (the Repzo sandbox and the ERP stub): what
+goes wrong with a request before (or after) the server serves it.
 
 A plan holds random faults (each a share of the matching requests, drawn from an RNG seeded by
 the plan, so a run replays) and latency. A script holds deterministic ones ("the next 2 GETs
-of /client answer 429") for unit tests; a script entry wins over the plan. Faults are decided
-here and carried out by the HTTP handler, which owns the socket.
+of /client answer 429") for unit tests; a script entry wins over the plan. A
+:class:`FaultInjector` decides; :func:`serve_with_faults` carries the decision out on the
+handler's socket (only the handler owns it: a dropped connection is closed with no reply at
+all, a truncated reply promises its full Content-Length and sends half). What is particular to
+each server, the shape of its error replies and what it counts, is passed in.
 """
 
 from __future__ import annotations
@@ -12,15 +16,22 @@ import functools
 import random
 import re
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from connectors.sandboxkit.http import JsonRequestHandler
+from connectors.sandboxkit.replies import Reply
+
 FaultKind = Literal["429", "5xx", "drop", "truncate", "reject"]
 """``reject`` answers a 4xx validation error (400 by default) without running the operation:
 a record the server refuses, for tests of per-record failures."""
 DEFAULT_5XX = (500, 502, 503)
+NO_RESPONSE = 0
+"""Status counted for a request whose connection was dropped before any reply."""
 
 
 class _Model(BaseModel):
@@ -83,6 +94,9 @@ class LatencyRule(Scope):
     min_ms: int = Field(ge=0)
     max_ms: int | None = None
     """Upper end of a uniform range; None for a fixed delay."""
+    rate: float = Field(1.0, ge=0, le=1)
+    """Share of the matching requests delayed: below 1 for spikes now and then. A request the
+    rule spares goes on to the next latency rule."""
 
     @model_validator(mode="after")
     def _ordered(self) -> LatencyRule:
@@ -218,10 +232,15 @@ class FaultInjector:
             plan = self._plan
             delay_s = 0.0
             for rule in plan.latency:
-                if rule.matches(method, path):
-                    high = rule.min_ms if rule.max_ms is None else rule.max_ms
-                    delay_s = self._rng.uniform(rule.min_ms, high) / 1000
-                    break
+                if not rule.matches(method, path):
+                    continue
+                # A rule for every request draws nothing, so plans without spikes replay the
+                # random sequence they always did.
+                if rule.rate < 1 and self._rng.random() >= rule.rate:
+                    continue
+                high = rule.min_ms if rule.max_ms is None else rule.max_ms
+                delay_s = self._rng.uniform(rule.min_ms, high) / 1000
+                break
             scripted = self._next_scripted(method, path, plan.retry_after, delay_s)
             if scripted is not None:
                 return scripted
@@ -272,3 +291,82 @@ class FaultInjector:
         if kind == "5xx":
             return statuses[0] if len(statuses) == 1 else self._rng.choice(statuses)
         return None
+
+
+# -- carrying a decision out ----------------------------------------------------------------
+
+Refusal = Callable[[int, str], Reply]
+"""(status, message) -> the server's own error reply (its JSON error shape)."""
+
+DEFAULT_MESSAGES = {
+    "429": "Too Many Requests",
+    "reject": "Validation failed: the record was refused (injected by the sandbox)",
+    "5xx": "Injected server error",
+}
+
+
+def failure_status(decision: Decision) -> int:
+    """The status a failing decision answers with; NO_RESPONSE for a dropped connection."""
+    if decision.kind == "drop" or decision.status is None:
+        return NO_RESPONSE
+    return decision.status
+
+
+def fails_before(decision: Decision) -> bool:
+    """Whether the request fails without being served: a 429 or a rejection always, a 5xx or
+    a drop unless it comes ``after`` the operation."""
+    return decision.kind in ("429", "reject") or (
+        decision.kind in ("5xx", "drop") and not decision.after
+    )
+
+
+def serve_with_faults(
+    handler: JsonRequestHandler,
+    decision: Decision,
+    *,
+    serve: Callable[[], Reply],
+    refusal: Refusal,
+    count: Callable[[int], None],
+    count_fault: Callable[[str], None],
+    answer: Callable[[Reply], bool] | None = None,
+) -> None:
+    """Serve one request through ``decision``: wait its latency, then fail it before the
+    operation, or run the operation (``serve``) and lose, cut or send its reply.
+
+    ``count(status)`` records the request with the status the client gets (NO_RESPONSE when it
+    gets none), always before the answer goes out: a client that reads the statistics right
+    after its answer finds its own request there. ``count_fault(kind)`` records each injected
+    fault (``latency`` included). ``answer(reply)``, when given, is asked once the operation's
+    reply is counted: False means the server dealt with the connection itself (an answer it
+    drops on purpose), and nothing is sent."""
+    if decision.delay_s:
+        count_fault("latency")
+        time.sleep(decision.delay_s)
+    if decision.kind is not None:
+        count_fault(decision.kind)
+    if fails_before(decision):
+        count(failure_status(decision))
+        _fail(handler, decision, refusal)
+        return
+    reply = serve()
+    if decision.kind is not None and decision.kind != "truncate":
+        # A 5xx or a drop after the operation: it happened, its reply is lost.
+        count(failure_status(decision))
+        _fail(handler, decision, refusal)
+        return
+    count(reply.status)
+    if answer is not None and not answer(reply):
+        return
+    handler.write_reply(reply, truncate=decision.kind == "truncate")
+
+
+def _fail(handler: JsonRequestHandler, decision: Decision, refusal: Refusal) -> None:
+    """Carry out a 429, a rejection, a 5xx or a dropped connection."""
+    if decision.kind == "drop" or decision.status is None:
+        handler.abort()
+        return
+    kind = "429" if decision.status == 429 else "reject" if decision.status < 500 else "5xx"
+    reply = refusal(decision.status, decision.message or DEFAULT_MESSAGES[kind])
+    if decision.retry_after is not None:
+        reply.headers["Retry-After"] = str(decision.retry_after)
+    handler.write_reply(reply)

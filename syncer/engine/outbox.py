@@ -50,17 +50,20 @@ async def deliver(store: StateStore, senders: Mapping[str, Send]) -> Delivery:
     fails, so Repzo never sees a final status before the start of the same run.
 
     Only the first open entry of each log is a candidate, and only when it is due, so logs
-    waiting for a retry (or any number of them) never starve newer ones."""
+    waiting for a retry (or any number of them) never starve newer ones.
+
+    Once Repzo accepts a log, the outage the waiting ones failed in is over: they go at once,
+    oldest first, rather than up to an hour later when their backoff ends. The first of them
+    that fails again ends that for this call (Repzo is failing again, or that log fails on its
+    own), so a log that keeps failing costs one request a call, not one per waiting log. No
+    entry is tried twice in one call."""
     report = Delivery()
     connectors = list(senders)
-    for _ in range(MAX_ROUNDS):
-        now = utcnow()
-        with store.session() as session:
-            heads = list(session.scalars(_due_heads(connectors, now).limit(BATCH)))
-        if not heads:
-            break
-        for entry in heads:
-            await _send(store, senders[entry.connector], entry, report)
+    tried: set[int] = set()
+    accepted: set[str] = set()
+    await _rounds(store, senders, connectors, report, tried, accepted, early=False)
+    if accepted:
+        await _rounds(store, senders, sorted(accepted), report, tried, set(), early=True)
     with store.session() as session:
         report.waiting = int(
             session.scalar(
@@ -77,30 +80,65 @@ MAX_ROUNDS = 20
 """Each round sends the next entry of every log; a run's log has a handful of entries."""
 
 
+async def _rounds(
+    store: StateStore,
+    senders: Mapping[str, Send],
+    connectors: list[str],
+    report: Delivery,
+    tried: set[int],
+    accepted: set[str],
+    *,
+    early: bool,
+) -> None:
+    """Send the heads of the logs, round after round (the next entry of a log becomes its head
+    once the one before is delivered): those due, or with ``early``, those still waiting out
+    their backoff too, until one fails. Adds the connectors that accepted a log to
+    ``accepted`` and every entry sent to ``tried``."""
+    for _ in range(MAX_ROUNDS):
+        now = utcnow()
+        with store.session() as session:
+            heads = list(
+                session.scalars(_due_heads(connectors, None if early else now, tried).limit(BATCH))
+            )
+        if not heads:
+            return
+        for entry in heads:
+            tried.add(entry.id)
+            sent = await _send(store, senders[entry.connector], entry, report)
+            if sent:
+                accepted.add(entry.connector)
+            elif early:
+                return
+
+
 def _open(entry: type[OutboxEntry] | Any) -> Any:
     return and_(entry.delivered_at.is_(None), entry.parked_at.is_(None))
 
 
-def _due_heads(connectors: list[str], now: Any) -> Select[OutboxEntry]:
+def _due_heads(connectors: list[str], now: Any, tried: set[int]) -> Select[OutboxEntry]:
+    """The first open entry of each log, oldest first: due at ``now``, or any when ``now`` is
+    None; never one of ``tried``."""
     earlier = aliased(OutboxEntry)
     has_earlier_open = (
         select(earlier.id)
         .where(earlier.sync_id == OutboxEntry.sync_id, earlier.id < OutboxEntry.id, _open(earlier))
         .exists()
     )
-    return (
-        select(OutboxEntry)
-        .where(
-            _open(OutboxEntry),
-            OutboxEntry.connector.in_(connectors),
-            or_(OutboxEntry.next_attempt_at.is_(None), OutboxEntry.next_attempt_at <= now),
-            ~has_earlier_open,
-        )
-        .order_by(OutboxEntry.id)
+    query = select(OutboxEntry).where(
+        _open(OutboxEntry), OutboxEntry.connector.in_(connectors), ~has_earlier_open
     )
+    if now is not None:
+        query = query.where(
+            or_(OutboxEntry.next_attempt_at.is_(None), OutboxEntry.next_attempt_at <= now)
+        )
+    if tried:
+        query = query.where(OutboxEntry.id.not_in(sorted(tried)))
+    return query.order_by(OutboxEntry.id)
 
 
-async def _send(store: StateStore, send: Send, entry: OutboxEntry, report: Delivery) -> None:
+async def _send(store: StateStore, send: Send, entry: OutboxEntry, report: Delivery) -> bool:
+    """Send one entry; False when it failed and waits for a retry (a refusal is parked: Repzo
+    answered, and the entry is settled)."""
     try:
         await send(entry.kind, entry.payload)
     except SkippableRemoteError as error:
@@ -124,9 +162,11 @@ async def _send(store: StateStore, send: Send, entry: OutboxEntry, report: Deliv
             kind=entry.kind,
             error=error.message,
         )
+        return False
     else:
         report.sent += 1
         _settle(store, entry.id)
+    return True
 
 
 def _settle(

@@ -148,11 +148,15 @@ def test_logs_waiting_for_a_retry_never_starve_newer_ones(store_url):
         sent: list[tuple[str, int]] = []
 
         async def send(kind: str, document: dict) -> None:
+            if document["sync_id"].startswith("stuck"):  # these fail whenever they are tried
+                raise RetriableRemoteError("Repzo failed on this log (500)", status=500)
             sent.append((document["sync_id"], document["step"]))
 
         report = asyncio.run(outbox.deliver(store, {"repzo": send}))
         assert sent == [("new", 0), ("new", 1), ("new", 2)]  # all of it, in order
         assert report.sent == 3 and report.waiting == outbox.BATCH + 50
+        # Repzo accepted logs, so one stuck log was tried at once; it failed, and that was all.
+        assert report.failed == 1
     finally:
         store.close()
 
@@ -204,5 +208,57 @@ def test_a_failure_that_may_pass_keeps_the_log_in_order_for_a_retry(store_url):
                 entry.next_attempt_at = None
         report = asyncio.run(outbox.deliver(store, {"repzo": send}))
         assert report.sent == 2 and sent == [-1, 0, 1]
+    finally:
+        store.close()
+
+
+def test_once_repzo_accepts_a_log_the_ones_waiting_out_an_outage_go_at_once(store_url):
+    store = store_for(store_url)
+    try:
+        later = datetime.now(UTC) + timedelta(minutes=10)
+        # Two runs during an outage: their first entries failed and wait out the backoff, the
+        # entries after them wait behind them.
+        _enqueue(store, "during-1", n=2)
+        _enqueue(store, "during-2", n=3)
+        with store.session() as session:
+            for entry in session.query(OutboxEntry).filter(OutboxEntry.id.in_([1, 3])):
+                entry.next_attempt_at, entry.attempts = later, 3
+        _enqueue(store, "after", n=2)
+        sent: list[tuple[str, int]] = []
+
+        async def send(kind: str, document: dict) -> None:
+            sent.append((document["sync_id"], document["step"]))
+
+        report = asyncio.run(outbox.deliver(store, {"repzo": send}))
+        assert report.sent == 7 and report.waiting == 0 and outbox.pending_count(store) == 0
+        assert sent[:2] == [("after", 0), ("after", 1)]  # what was due, first
+        for sync_id, steps in (("during-1", 2), ("during-2", 3)):  # each log in its order
+            assert [step for log, step in sent if log == sync_id] == list(range(steps))
+    finally:
+        store.close()
+
+
+def test_a_log_that_keeps_failing_costs_one_request_a_delivery(store_url):
+    store = store_for(store_url)
+    try:
+        later = datetime.now(UTC) + timedelta(minutes=10)
+        _enqueue(store, "bad", next_attempt_at=later, attempts=2)
+        _enqueue(store, "waiting", next_attempt_at=later, attempts=2)
+        tried: list[str] = []
+
+        async def send(kind: str, document: dict) -> None:
+            tried.append(document["sync_id"])
+            if document["sync_id"] == "bad":
+                raise RetriableRemoteError("Repzo failed on this log (500)", status=500)
+
+        for n in range(2):
+            _enqueue(store, f"new-{n}")
+            asyncio.run(outbox.deliver(store, {"repzo": send}))
+        # Each delivery: its new log, then the oldest waiting one, which fails and ends it.
+        assert tried == ["new-0", "bad", "new-1", "bad"]
+        with store.session() as session:
+            [bad] = session.query(OutboxEntry).filter_by(sync_id="bad")
+            assert bad.attempts == 4 and bad.delivered_at is None
+        assert outbox.pending_count(store) == 2  # "bad" and "waiting", still in the outbox
     finally:
         store.close()

@@ -60,6 +60,30 @@ def by_canonical(
     return found
 
 
+def claimed_elsewhere(
+    session: Session, entity: str, connector: str, stream: str, canonical_ids: Iterable[str]
+) -> set[str]:
+    """Of ``canonical_ids``, those the id map knows for ``entity`` in some other connector
+    stream but not yet in this one: a record here that carries one of them is that record's
+    counterpart."""
+    wanted = list(dict.fromkeys(canonical_ids))
+    known: set[str] = set()
+    taken: set[str] = set()
+    for start in range(0, len(wanted), CHUNK):
+        rows = session.execute(
+            select(IdMapEntry.canonical_id, IdMapEntry.connector, IdMapEntry.stream).where(
+                IdMapEntry.entity == entity,
+                IdMapEntry.canonical_id.in_(wanted[start : start + CHUNK]),
+            )
+        )
+        for canonical_id, row_connector, row_stream in rows:
+            if (row_connector, row_stream) == (connector, stream):
+                taken.add(canonical_id)
+            else:
+                known.add(canonical_id)
+    return known - taken
+
+
 def other_sides(
     session: Session,
     entity: str,

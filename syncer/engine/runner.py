@@ -716,19 +716,48 @@ class FlowRun:
         return changed
 
     def _reserve(self, items: list[_Item]) -> None:
-        """Give first-seen records their canonical id, committed before anything is written."""
+        """Give first-seen records their canonical id, committed before anything is written.
+
+        A record syncer itself created in this system carries the canonical id it was created
+        for (``external_ref: "{canonical_id}"``). When the run that created it died before it
+        recorded the link (kill -9 after the 201, a retry budget spent mid-batch), the record
+        is new to the id map but not to syncer: it is linked to that canonical id, so the
+        other half of a pair updates the original instead of creating it a second time."""
         fresh = [item for item in items if item.row is None]
         if not fresh:
             return
+        source = self.flow.source
+        carried = {
+            item.key: found
+            for item in fresh
+            if (found := self.source_mapping.carried_canonical_id(item.native)) is not None
+        }
         with self._fenced() as session:
+            adoptable = (
+                idmap.claimed_elsewhere(
+                    session, self.entity, source.connector, source.stream, carried.values()
+                )
+                if carried
+                else set()
+            )
             for item in fresh:
+                canonical_id = carried.get(item.key)
+                if canonical_id in adoptable:
+                    adoptable.discard(canonical_id)  # one record per canonical id
+                    log.info(
+                        "linked a record syncer created before its link was recorded",
+                        record=item.key,
+                        canonical_id=canonical_id,
+                    )
+                else:
+                    canonical_id = idmap.new_canonical_id()
                 item.row = idmap.link(
                     session,
                     None,
                     entity=self.entity,
-                    canonical_id=idmap.new_canonical_id(),
-                    connector=self.flow.source.connector,
-                    stream=self.flow.source.stream,
+                    canonical_id=canonical_id,
+                    connector=source.connector,
+                    stream=source.stream,
                     native_id=item.native_id,
                     snapshot=None,
                 )

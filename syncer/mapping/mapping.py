@@ -461,6 +461,17 @@ class CompiledMapping:
             collect(constant)
         return found
 
+    def carried_canonical_id(self, record: Mapping[str, Any]) -> str | None:
+        """The canonical id a native record carries in an identity key that holds nothing
+        else (``external_ref: "{canonical_id}"``): syncer put it there when it created the
+        record in this system."""
+        for path, template in self.identity:
+            if template.text == "{" + CANONICAL_ID + "}":
+                value = path.get(record)
+                if isinstance(value, str) and value:
+                    return value
+        return None
+
     def lookup(
         self, values: Mapping[str, Any], context: MappingContext, canonical_id: str | None = None
     ) -> tuple[str, str] | None:

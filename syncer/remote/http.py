@@ -300,10 +300,15 @@ class JsonHttpClient:
                     **RequestContext(**context, status=response.status_code),
                 )
             if isinstance(body, _Undecodable):
-                raise MalformedBody(
-                    f"{self.system} sent a body that is not valid JSON ({body.reason})",
-                    **RequestContext(**context, status=response.status_code),
-                )
+                unreadable = f"{self.system} sent a body that is not valid JSON ({body.reason})"
+                details = RequestContext(**context, status=response.status_code)
+                if not safe:
+                    # The server took the write (a 2xx) and its answer was lost on the way:
+                    # sending it again would make the record twice.
+                    raise UncertainWrite(
+                        f"{unreadable}; the write may or may not have been applied", **details
+                    )
+                raise MalformedBody(unreadable, **details)
             note_progress()
             return JsonResponse(response.status_code, body, response.headers)
         if not resolution.action.retried:

@@ -360,6 +360,14 @@ async def test_create_that_times_out_is_uncertain_and_not_retried_blindly(fake, 
     assert route.call_count == 1
 
 
+async def test_create_whose_answer_is_cut_short_is_uncertain_and_not_sent_again(fake, client):
+    cut = httpx.Response(201, content=b'{"_id": "65', headers={"content-length": "90"})
+    route = fake.script("POST", "/client", cut, httpx.Response(201, json=CLIENTS[0]))
+    with pytest.raises(UncertainWrite, match="may or may not have been applied"):
+        await client.create(client.resource("client"), {"name": "A"})
+    assert route.call_count == 1
+
+
 async def test_create_that_never_reached_the_server_is_retried(fake, client):
     route = fake.script(
         "POST", "/client", httpx.ConnectError("refused"), httpx.Response(201, json=CLIENTS[0])

@@ -12,8 +12,9 @@ Connector classes register under the ``syncer.connectors`` entry point and are b
 
 from __future__ import annotations
 
+import asyncio
 import difflib
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
@@ -144,6 +145,50 @@ class WriteResult:
     """Why it failed, for ``failed``: a skippable error the engine dead-letters."""
 
 
+class PartialWrite(Exception):
+    """A batch write that a failure ended part way (a retry budget spent, a stop asked for),
+    with the results of the writes that finished before it. The engine records those, since
+    the target holds them, then goes on with ``cause`` as if the write had raised it."""
+
+    def __init__(self, cause: Exception, results: Sequence[WriteResult]) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+        self.results = list(results)
+
+
+async def write_each(
+    write_one: Callable[[WriteOp], Awaitable[WriteResult]],
+    ops: Sequence[WriteOp],
+    limit: int,
+) -> list[WriteResult]:
+    """``write_one`` for every op, at most ``limit`` at once, results in the order of ``ops``:
+    the way a connector whose system takes one record per request writes a batch.
+
+    ``write_one`` returns per-record refusals as failed results and raises what ends the run.
+    Then no further write starts, the ones in flight finish (each was sent, so each may have
+    been applied; their answers say), and :class:`PartialWrite` carries the finished ones."""
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+    gate = asyncio.Semaphore(limit)
+    results: list[WriteResult | None] = [None] * len(ops)
+    stopped: list[Exception] = []
+
+    async def run(index: int, op: WriteOp) -> None:
+        async with gate:
+            if stopped:
+                return
+            try:
+                results[index] = await write_one(op)
+            except Exception as error:  # noqa: BLE001 - handed on below, after the others
+                stopped.append(error)
+
+    await asyncio.gather(*(run(index, op) for index, op in enumerate(ops)))
+    done = [result for result in results if result is not None]
+    if stopped:
+        raise PartialWrite(stopped[0], done)
+    return done
+
+
 @dataclass(frozen=True, slots=True)
 class CheckResult:
     ok: bool
@@ -179,10 +224,12 @@ class Connector(Protocol):
         ...
 
     async def write(self, stream: str, ops: Sequence[WriteOp]) -> list[WriteResult]:
-        """Write a batch. A connector that acknowledges writes before the system shows them
-        (the CSV connector journals batches and rewrites the file later) may also define
-        ``async def flush(self, stream: str) -> None``: the engine calls it at the end of
-        every run, after the last write to ``stream``."""
+        """Write a batch. A failure that ends the run after some writes went through is raised
+        as :class:`PartialWrite` with their results (:func:`write_each` does that), so the
+        engine records what the target holds. A connector that acknowledges writes before the
+        system shows them (the CSV connector journals batches and rewrites the file later) may
+        also define ``async def flush(self, stream: str) -> None``: the engine calls it at the
+        end of every run, after the last write to ``stream``."""
         ...
 
     async def aclose(self) -> None: ...

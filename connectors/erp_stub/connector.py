@@ -17,7 +17,6 @@ from typing import Any, ClassVar
 import httpx
 
 from connectors.erp_stub.settings import ErpStubSettings
-from syncer.concurrency import bounded_map
 from syncer.connector import (
     CheckResult,
     Page,
@@ -27,6 +26,7 @@ from syncer.connector import (
     WriteOp,
     WriteResult,
     find_stream,
+    write_each,
 )
 from syncer.remote.errors import (
     FatalRemoteError,
@@ -275,7 +275,7 @@ class ErpStubConnector:
             except (SkippableRemoteError, UncertainWrite) as error:
                 return WriteResult(op.ref, "failed", native_id=op.native_id, error=error)
 
-        return await bounded_map(one, ops, self.settings.write_concurrency)
+        return await write_each(one, ops, self.settings.write_concurrency)
 
     async def _write_one(self, stream: str, entity: Entity, op: WriteOp) -> WriteResult:
         if op.kind == "create":

@@ -20,7 +20,6 @@ from connectors.repzo.client import RepzoClient, accepts, excerpt, object_id_at
 from connectors.repzo.fields import unknown_paths
 from connectors.repzo.registry import Resource, load_registry
 from connectors.repzo.settings import RepzoSettings
-from syncer.concurrency import bounded_map
 from syncer.connector import (
     CheckResult,
     Page,
@@ -31,6 +30,7 @@ from syncer.connector import (
     WriteResult,
     find_stream,
     parse_instant,
+    write_each,
 )
 from syncer.logs import get_logger
 from syncer.mapping.spec import MappingSpec
@@ -256,7 +256,7 @@ class RepzoConnector:
             except UncertainWrite as error:
                 return WriteResult(op.ref, "failed", native_id=op.native_id, error=error)
 
-        return await bounded_map(one, ops, self.settings.write_concurrency)
+        return await write_each(one, ops, self.settings.write_concurrency)
 
     async def _write_one(self, resource: Resource, op: WriteOp) -> WriteResult:
         if op.kind == "create":

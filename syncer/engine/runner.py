@@ -39,6 +39,7 @@ from syncer.config.models import FlowConfig
 from syncer.connector import (
     LOCATION_FIELD,
     Page,
+    PartialWrite,
     ReadRequest,
     Record,
     WriteKind,
@@ -587,7 +588,11 @@ class FlowRun:
         await self._counterparts(changed)
         await self._decide(changed)
         self._one_target_each(changed)
-        await self._write([item for item in changed if item.op is not None])
+        try:
+            await self._write([item for item in changed if item.op is not None])
+        except PartialWrite as partial:
+            await self._keep_what_was_written(changed, partial)
+            raise partial.cause from None
         fatal = await self._write_back(changed)
         self._commit(items, changed, failures, on_commit)
         await self.logs.documents(changed, self)
@@ -595,6 +600,30 @@ class FlowRun:
         if fatal is not None:
             raise fatal  # after the commit: what the target accepted is recorded first
         return items
+
+    async def _keep_what_was_written(self, changed: list[_Item], partial: PartialWrite) -> None:
+        """A write that ended part way: record the records the target answered for (their
+        links, snapshots, write-backs, dead letters), so neither half of a pair takes them for
+        new ones. The others stay as they were, and so does the scan's position: the next run
+        reads this page again."""
+        by_ref = {result.ref: result for result in partial.results}
+        answered: list[_Item] = []
+        for item in changed:
+            if item.op is None:
+                continue
+            item.result = by_ref.get(item.key)
+            if item.result is not None:
+                answered.append(item)
+        log.warning(
+            "the batch's writes stopped part way; recording the ones the target answered",
+            answered=len(answered),
+            unwritten=sum(1 for item in changed if item.op is not None) - len(answered),
+            error=str(partial.cause),
+        )
+        if not answered:
+            return
+        await self._write_back(answered)  # a failure here is the run's failure already
+        self._commit(answered, answered, [], None)
 
     def _last_of_each(self, records: Sequence[Record]) -> Sequence[Record]:
         """One record per key: the last one read. A source may hand the same record over twice

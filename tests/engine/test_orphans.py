@@ -8,6 +8,7 @@ from collections import Counter
 
 from sqlalchemy import delete, select
 
+from syncer.config import load_config
 from syncer.state.models import IdMapEntry
 from tests.engine.conftest import CUSTOMER_FLOWS, T0_MS, World, store_for
 
@@ -74,3 +75,40 @@ def test_an_unrecorded_create_is_linked_by_the_canonical_id_it_carries(world: Wo
     links = _links(world)
     assert len(links) == SHOPS
     assert all(set(sides) == {"repzo", "erp"} for sides in links.values()), links
+
+
+def test_a_batch_cut_short_by_a_spent_retry_budget_records_what_went_through(world: World):
+    """Writes go out several at once. When one of them spends the run's retry budget, the
+    writes that Repzo already answered 201 are recorded before the run stops: their links
+    (so nothing depends on a lookup to find them again) and the rest of the batch waits for
+    the next run."""
+    world.erp.seed(customers=60, **SMALL)
+    world.erp.clock.freeze(T0_MS)
+    world.config(CUSTOMER_FLOWS)
+    path = world.folder / "syncer.yaml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace(
+            "namespace: demo}", "namespace: demo, max_retry_wait: 1s}", 1
+        ),
+        encoding="utf-8",
+    )
+    config = load_config(path)
+    world.sync(config, "price-lists")
+    world.repzo.set_faults(rate_429=0.2, retry_after=5, method="POST", path="^/client$", seed=3)
+
+    [cut] = world.sync(config, "customers-erp-to-repzo")
+
+    assert cut.status == "failed"
+    created = {client["_id"] for client in world.repzo.documents("client")}
+    assert 0 < len(created) < 60
+    linked = {
+        sides["repzo"] for sides in _links(world).values() if "repzo" in sides and "erp" in sides
+    }
+    assert linked == created
+
+    world.repzo.clear_faults()
+    world.tick()
+    [rest] = world.sync(config, "customers-erp-to-repzo")
+    assert rest.status == "succeeded"
+    assert rest.counts.created == 60 - len(created)
+    assert len(world.repzo.documents("client")) == 60

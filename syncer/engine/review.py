@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from syncer.connector import WriteOp
+from syncer.connector import PartialWrite, WriteOp
 from syncer.engine import idmap
 from syncer.engine.engine import Engine
 from syncer.engine.snapshots import merged, snapshot
@@ -131,10 +131,13 @@ async def resolve_conflict(engine: Engine, conflict_id: int, take: str) -> list[
     record = run.target_mapping.write(
         canonical.values, run.target_context, fields, canonical_id=canonical_id
     )
-    [result] = await run.target.write(
-        flow.target.stream,
-        [WriteOp("update", record, ref=canonical_id, native_id=target_row.native_id)],
-    )
+    try:
+        [result] = await run.target.write(
+            flow.target.stream,
+            [WriteOp("update", record, ref=canonical_id, native_id=target_row.native_id)],
+        )
+    except PartialWrite as stopped:
+        raise stopped.cause from None  # one write: nothing went through
     if result.outcome == "failed":
         message = result.error.message if result.error else "refused"
         raise ReviewError(f"{flow.target.connector} refused the values: {message}")

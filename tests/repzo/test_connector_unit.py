@@ -12,7 +12,7 @@ import pytest
 import structlog
 
 from connectors.repzo import RepzoConnector
-from syncer.connector import Connector, ReadRequest, WriteOp, find_stream
+from syncer.connector import Connector, PartialWrite, ReadRequest, WriteOp, find_stream
 from syncer.remote.errors import FatalRemoteError, SkippableRemoteError, UncertainWrite
 from tests.repzo.fakes import oid, settings
 
@@ -114,8 +114,10 @@ async def test_a_refused_record_does_not_stop_the_others(fake, connector):
 
 async def test_a_fatal_error_stops_the_batch(fake, connector):
     fake.script("POST", "/client", httpx.Response(401, json={"message": "Unauthorized"}))
-    with pytest.raises(FatalRemoteError):
+    with pytest.raises(PartialWrite) as stopped:
         await connector.write("client", [WriteOp("create", {"name": "x"}, ref="a")])
+    assert isinstance(stopped.value.cause, FatalRemoteError)
+    assert stopped.value.results == []
 
 
 async def test_guarded_create_finds_the_record_a_lost_answer_created(fake, connector):

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Sequence
 
 from syncer.config.models import SyncerConfig
+from syncer.engine import idmap
 from syncer.engine.context import EngineContext, require_flow
 from syncer.engine.runner import FlowRun, RunResult
 from syncer.state.store import StateStore
@@ -61,7 +62,35 @@ class Engine:
                 break
             run = self.flow_run(name, stop, full=full, allow_mass_delete=allow_mass_delete)
             results.append(await run.execute())
-        return results
+        return results + await self._settle_pairs(results, stop)
+
+    async def _settle_pairs(
+        self, results: list[RunResult], stop: asyncio.Event | None
+    ) -> list[RunResult]:
+        """The first half of a pair ran before the second wrote to its source: it reads back
+        what the second half wrote (see ``FlowRun._settle``), so that one ``syncer sync`` leaves
+        the pair settled. Nothing to read back, nothing runs."""
+        done = {result.flow: index for index, result in enumerate(results)}
+        settled = []
+        for result in results:
+            if stop is not None and stop.is_set():
+                break
+            flow = self.config.flow(result.flow)
+            pair = self.context.pair_of(flow)
+            if (
+                pair is None
+                or result.status in ("failed", "busy")
+                or done.get(pair.reverse, -1) < done[result.flow]
+            ):
+                continue
+            with self.store.session() as session:
+                pending = idmap.any_written_by(
+                    session, flow.source.connector, flow.source.stream, pair.reverse
+                )
+            if pending:
+                run = FlowRun(self.context, flow, stop=stop, settle_only=True)
+                settled.append(await run.execute())
+        return settled
 
     def enabled_flows(self) -> list[str]:
         return [flow.name for flow in self.config.flows if flow.enabled]

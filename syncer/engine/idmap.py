@@ -282,3 +282,61 @@ class Resolver:
         for cache in (self._to_canonical, self._to_native):
             for key in [key for key, value in cache.items() if value is None]:
                 del cache[key]
+
+
+def written_by(session: Session, connector: str, stream: str, flow: str) -> list[str]:
+    """Native ids of the records of a connector stream that ``flow`` wrote and that nobody
+    has read back since (their ``origin``)."""
+    return list(
+        session.scalars(
+            select(IdMapEntry.native_id)
+            .where(
+                IdMapEntry.connector == connector,
+                IdMapEntry.stream == stream,
+                IdMapEntry.origin == flow,
+            )
+            .order_by(IdMapEntry.id)
+        )
+    )
+
+
+def read_back(session: Session, row_ids: Iterable[int]) -> None:
+    """These rows' records were read back from their system: no write is pending on them."""
+    wanted = sorted(set(row_ids))
+    for start in range(0, len(wanted), CHUNK):
+        session.execute(
+            update(IdMapEntry)
+            .where(IdMapEntry.id.in_(wanted[start : start + CHUNK]))
+            .values(origin=None)
+        )
+
+
+def read_back_natives(
+    session: Session, connector: str, stream: str, native_ids: Iterable[str]
+) -> None:
+    """:func:`read_back` by native id."""
+    wanted = list(dict.fromkeys(native_ids))
+    for start in range(0, len(wanted), CHUNK):
+        session.execute(
+            update(IdMapEntry)
+            .where(
+                IdMapEntry.connector == connector,
+                IdMapEntry.stream == stream,
+                IdMapEntry.native_id.in_(wanted[start : start + CHUNK]),
+            )
+            .values(origin=None)
+        )
+
+
+def any_written_by(session: Session, connector: str, stream: str, flow: str) -> bool:
+    """Whether :func:`written_by` would find anything."""
+    found = session.scalar(
+        select(IdMapEntry.id)
+        .where(
+            IdMapEntry.connector == connector,
+            IdMapEntry.stream == stream,
+            IdMapEntry.origin == flow,
+        )
+        .limit(1)
+    )
+    return found is not None

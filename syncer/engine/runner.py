@@ -72,6 +72,9 @@ from syncer.state.models import IdMapEntry, Run
 
 log = get_logger(__name__)
 
+SETTLE_CHUNK = 200
+"""Keys per lookup when a pair's flow reads back what the other half wrote."""
+
 DOCUMENTS = frozenset({"invoice", "payment", "credit_note"})
 
 
@@ -174,9 +177,15 @@ class FlowRun:
         stop: asyncio.Event | None = None,
         full: bool = False,
         allow_mass_delete: bool = False,
+        settle_only: bool = False,
     ) -> None:
         self.context = context
         self.flow = flow
+        self.settle_only = settle_only
+        """Only read back what the other half of the pair wrote (see :meth:`_settle`): the pass
+        ``syncer sync`` makes once both halves ran."""
+        self._read_back: list[int] = []
+        """Id-map rows of records the other half wrote, read back unchanged in this batch."""
         self.stop = stop or asyncio.Event()
         self.full = full
         """Read the whole source once, whatever the cursor says (``syncer sync --full``)."""
@@ -253,11 +262,13 @@ class FlowRun:
         status, error, exit_code = "succeeded", None, None
         try:
             await self.logs.started()
-            complete = await self._scan()
-            if not self.stop.is_set():
+            complete = await self._scan() if not self.settle_only else False
+            if not self.stop.is_set() and not self.settle_only:
                 await self.retry_dead_letters()
                 if complete and self.flow.mode == "mirror":
                     await self._mirror()
+            if not self.stop.is_set():
+                await self._settle()
             await self._flush_target()
             if self.stop.is_set():
                 status = "stopped"
@@ -742,6 +753,7 @@ class FlowRun:
             self.counts.unchanged += 1
             if self.pair is not None and row.origin == self.pair.reverse:
                 self.counts.echoes += 1
+                self._read_back.append(row.id)
         return changed
 
     def _reserve(self, items: list[_Item]) -> None:
@@ -1219,6 +1231,9 @@ class FlowRun:
                         }
                     )
             deadletters.resolve(session, flow.name, synced)
+            if self._read_back:
+                idmap.read_back(session, self._read_back)
+                self._read_back = []
             run = session.get(Run, self.run_id)
             if run is not None:
                 for name, value in self.counts.as_body().items():
@@ -1410,6 +1425,37 @@ class FlowRun:
                 missing=len(keys - found),
             )
         return resolved
+
+    async def _settle(self) -> None:
+        """Read back, by key, the records the other half of the pair wrote to this flow's
+        source and this flow has not read since.
+
+        A scan stops at its upper bound (the source's clock minus the safety margin), so what
+        the other half wrote in the last seconds, or after this flow's scan, would wait for a
+        later run: a code the ERP gave a customer created from a Repzo client, a field the
+        conflict policy kept for this side while the other half wrote the rest of the record.
+        Read back now, an echo costs a hash comparison and anything more is synced, so one
+        ``syncer sync`` leaves a pair settled. Later scans see these records as echoes; the
+        cursor is not moved here."""
+        if self.pair is None:
+            return
+        source = self.flow.source
+        with self.context.store.session() as session:
+            natives = idmap.written_by(session, source.connector, source.stream, self.pair.reverse)
+        if not natives:
+            return
+        log.info("reading back what the other half of the pair wrote", records=len(natives))
+        key = self.source_mapping.key.text
+        for start in range(0, len(natives), SETTLE_CHUNK):
+            if self.stop.is_set():
+                return
+            chunk = natives[start : start + SETTLE_CHUNK]
+            records = await self.source.lookup(source.stream, key, chunk)
+            if records:
+                await self.process(records)
+            with self._fenced() as session:
+                # Gone since (deleted, merged): the next scans say what became of them.
+                idmap.read_back_natives(session, source.connector, source.stream, chunk)
 
     async def _mirror(self) -> None:
         """After a complete, clean listing: records the source no longer has are disabled in

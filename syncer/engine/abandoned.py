@@ -27,10 +27,10 @@ def process_alive(pid: int) -> bool:
     return True
 
 
-def close_abandoned(session: Session, flow: str) -> list[str]:
-    """Mark this host's dead ``running`` runs of ``flow`` as interrupted; returns their ids."""
+def close_abandoned(session: Session, flow: str) -> list[Run]:
+    """Mark this host's dead ``running`` runs of ``flow`` as interrupted; returns them."""
     host = socket.gethostname()[:255]
-    closed = []
+    closed: list[Run] = []
     candidates = session.scalars(
         select(Run).where(Run.flow == flow, Run.status == "running", Run.host == host)
     )
@@ -43,5 +43,5 @@ def close_abandoned(session: Session, flow: str) -> list[str]:
             f"process {run.pid} ended without finishing this run; the next run went on from "
             "its last checkpoint"
         )
-        closed.append(run.id)
+        closed.append(run)
     return closed

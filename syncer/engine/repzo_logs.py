@@ -4,6 +4,7 @@ them, never fails or loses them (Repzo's own SDK swallows such errors; we keep a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from connectors.repzo.logs import ActionLog, AppIdentity, CommandLog
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from syncer.config.models import FlowConfig
     from syncer.engine.context import EngineContext
     from syncer.engine.runner import FlowRun
+    from syncer.state.models import Run
 
 log = get_logger(__name__)
 
@@ -127,6 +129,29 @@ class RunLogs:
             self.command.set_status("success", failed or None)
         self._enqueue("command", self.sync_id, self.command.document())
         await self.deliver()
+
+    async def interrupted(self, runs: Sequence[Run]) -> None:
+        """Close in Repzo the command logs of runs whose process died (kill -9, a power cut):
+        left ``processing`` they would read as runs still going, and a run that died before
+        its first log would have none. Queued behind whatever of theirs still waits."""
+        if self.connector is None:
+            return
+        for run in runs:
+            if not run.sync_id:
+                continue
+            command = CommandLog(
+                await self._identity(),
+                self.flow.name,
+                sync_id=run.sync_id,
+                trigger="syncer",
+                start_time=int(run.started_at.timestamp() * 1000),
+            )
+            command.add_detail(
+                "interrupted: the process ended without finishing this run; the next run "
+                f"({self.sync_id}) went on from its last checkpoint"
+            )
+            command.set_status("fail", {"message": "interrupted"})
+            self._enqueue("command", run.sync_id, command.document())
 
     async def documents(self, items: _Items, run: FlowRun) -> None:
         """An action log per document created in another system from Repzo."""

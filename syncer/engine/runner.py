@@ -186,6 +186,8 @@ class FlowRun:
         ``syncer sync`` makes once both halves ran."""
         self._read_back: list[int] = []
         """Id-map rows of records the other half wrote, read back unchanged in this batch."""
+        self._abandoned: list[Run] = []
+        """Earlier runs of the flow whose process died, closed as interrupted by this one."""
         self.stop = stop or asyncio.Event()
         self.full = full
         """Read the whole source once, whatever the cursor says (``syncer sync --full``)."""
@@ -262,6 +264,7 @@ class FlowRun:
         status, error, exit_code = "succeeded", None, None
         try:
             await self.logs.started()
+            await self.logs.interrupted(self._abandoned)
             complete = await self._scan() if not self.settle_only else False
             if not self.stop.is_set() and not self.settle_only:
                 await self.retry_dead_letters()
@@ -393,8 +396,9 @@ class FlowRun:
 
     def _open_run(self, started: datetime) -> None:
         with self.context.store.session() as session:
-            for run_id in abandoned.close_abandoned(session, self.flow.name):
-                log.warning("an earlier run was interrupted", earlier_run=run_id)
+            self._abandoned = abandoned.close_abandoned(session, self.flow.name)
+            for earlier in self._abandoned:
+                log.warning("an earlier run was interrupted", earlier_run=earlier.id)
             session.add(
                 Run(
                     id=self.run_id,

@@ -4,11 +4,14 @@ the SDK's shape; a Repzo outage delays them and never fails the sync or loses th
 from __future__ import annotations
 
 import asyncio
+import socket
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 from syncer.engine import outbox
 from syncer.remote.errors import RetriableRemoteError, SkippableRemoteError
-from syncer.state.models import OutboxEntry
+from syncer.state.models import OutboxEntry, Run
 from syncer.status import outbox_status
 from tests.engine.conftest import (
     CUSTOMER_FLOWS,
@@ -63,6 +66,45 @@ def test_a_run_is_a_command_log_with_counts_and_failures(world):
     assert log["details"][0]["content"].startswith("syncing erp.customers -> repzo.client")
     assert log["details"][-1]["content"].startswith("done: read 12, created 11")
     assert log["onGoing"] is False and "succeededAt" in log
+
+
+def test_a_run_whose_process_died_is_closed_in_repzo_by_the_next_run(world):
+    world.erp.seed(customers=3, **SMALL)
+    world.erp.clock.freeze(T0_MS)
+    config = configured(world)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    store = store_for(world.store_url)
+    try:
+        with store.session() as session:
+            session.add(
+                Run(
+                    id="killed-run",
+                    flow="customers-erp-to-repzo",
+                    kind="sync",
+                    status="running",
+                    started_at=datetime(2026, 11, 30, 10, tzinfo=UTC),
+                    sync_id="killed-run",
+                    host=socket.gethostname()[:255],
+                    pid=int(dead.stdout),
+                )
+            )
+    finally:
+        store.close()
+
+    [run] = world.sync(config, "customers-erp-to-repzo")
+
+    logs = {log["sync_id"]: log for log in world.repzo.documents("integration-command-log")}
+    assert logs[run.run_id]["status"] == "success"
+    closed = logs["killed-run"]
+    assert closed["status"] == "fail" and closed["onGoing"] is False
+    assert closed["command"] == "customers-erp-to-repzo"
+    assert closed["details"][-1]["content"].startswith("interrupted:")
+    assert run.run_id in closed["details"][-1]["content"]
 
 
 def test_a_repzo_outage_delays_logs_and_loses_none(world):

@@ -99,13 +99,13 @@ class Demo:
             table.add_column(column, justify="left" if column in ("flow", "why") else "right")
         for result in results:
             c = result.counts
-            why = (notes or {}).get(result.flow, "")
+            why = "" if result.read_back else (notes or {}).get(result.flow, "")
             if c.echoes:
                 why = (
                     why + "; " if why else ""
                 ) + f"{c.echoes} were our own writes read back (echoes)"
             table.add_row(
-                result.flow,
+                result.label,
                 *(
                     str(v)
                     for v in (c.read, c.created, c.updated, c.unchanged, c.failed, c.conflicts)

@@ -135,7 +135,7 @@ def show(results: list[RunResult]) -> None:
             else 0.0
         )
         table.add_row(
-            result.flow,
+            result.label,
             result.status,
             *(
                 str(v)

@@ -117,6 +117,13 @@ class RunResult:
     """The exit code the error maps to (3: a system could not be reached)."""
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    read_back: bool = False
+    """The pass that only read back what the other half of the pair wrote."""
+
+    @property
+    def label(self) -> str:
+        """The flow's name as a summary shows this run."""
+        return f"{self.flow} (read back)" if self.read_back else self.flow
 
 
 @dataclass(slots=True)
@@ -318,6 +325,7 @@ class FlowRun:
             exit_code,
             started,
             finished,
+            read_back=self.settle_only,
         )
 
     def _died(self, error: Exception) -> SyncerError | None:

@@ -17,6 +17,26 @@ from typer.testing import CliRunner
 from syncer.state.engine import create_store_engine, normalize_url
 
 PG_URL_ENV = "SYNCER_TEST_PG_URL"
+CHAOS_OPTION = "--chaos"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        CHAOS_OPTION,
+        action="store_true",
+        default=False,
+        help="also run the tests marked chaos (minutes of faults and kill -9 over a two-way "
+        "sync of 20,000 records); without it they are skipped, so a plain run stays fast",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption(CHAOS_OPTION):
+        return
+    skip = pytest.mark.skip(reason=f"a chaos test: run it with pytest {CHAOS_OPTION}")
+    for item in items:
+        if "chaos" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)

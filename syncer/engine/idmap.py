@@ -115,6 +115,12 @@ def mark_seen(
     session: Session, connector: str, stream: str, native_ids: Iterable[str], run_id: str
 ) -> None:
     """These records were in this run's complete listing of the source (mirror mode)."""
+    _update_natives(session, connector, stream, native_ids, last_seen_run=run_id)
+
+
+def _update_natives(
+    session: Session, connector: str, stream: str, native_ids: Iterable[str], **values: Any
+) -> None:
     wanted = list(dict.fromkeys(native_ids))
     for start in range(0, len(wanted), CHUNK):
         session.execute(
@@ -124,7 +130,7 @@ def mark_seen(
                 IdMapEntry.stream == stream,
                 IdMapEntry.native_id.in_(wanted[start : start + CHUNK]),
             )
-            .values(last_seen_run=run_id)
+            .values(**values)
         )
 
 
@@ -315,17 +321,7 @@ def read_back_natives(
     session: Session, connector: str, stream: str, native_ids: Iterable[str]
 ) -> None:
     """:func:`read_back` by native id."""
-    wanted = list(dict.fromkeys(native_ids))
-    for start in range(0, len(wanted), CHUNK):
-        session.execute(
-            update(IdMapEntry)
-            .where(
-                IdMapEntry.connector == connector,
-                IdMapEntry.stream == stream,
-                IdMapEntry.native_id.in_(wanted[start : start + CHUNK]),
-            )
-            .values(origin=None)
-        )
+    _update_natives(session, connector, stream, native_ids, origin=None)
 
 
 def any_written_by(session: Session, connector: str, stream: str, flow: str) -> bool:

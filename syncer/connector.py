@@ -83,6 +83,10 @@ class ReadRequest:
     """Server-side equality filters (a list value means "any of")."""
     page_size: int | None = None
     """Records per page; the connector's configured size when None."""
+    known: int | None = None
+    """For sources a person fills (``from_files``): how many live records the engine holds
+    from this stream. A source with no records at all while the engine knows some is more
+    likely cut short than emptied, and a connector that cannot tell otherwise says so."""
 
 
 @dataclass(frozen=True, slots=True)

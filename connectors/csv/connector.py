@@ -189,7 +189,7 @@ class CsvConnector:
         def position() -> str:
             for name, count in counts.items():
                 had = previous.get(name, [])[3:]
-                if count == 0 and had and had[0]:
+                if count == 0 and had and had[0] and not options.may_be_empty:
                     raise FatalRemoteError(
                         f"{name} has no rows now, but had {had[0]} when it was last read: a "
                         "truncated or unfinished export looks like this, so it is not read as "
@@ -260,8 +260,10 @@ class CsvConnector:
         lower = request.updated_from
         if lower is not None:
             lower -= _precision(options.updated_at_format)
+        rows = 0
         for path in files:
             for item in self._rows(path, options):
+                rows += 1
                 if isinstance(item, RejectedRecord):
                     yield item
                     continue
@@ -279,6 +281,18 @@ class CsvConnector:
                 if request.updated_to is not None and moment > request.updated_to:
                     continue
                 yield item
+        if rows == 0 and files and request.known and not options.may_be_empty:
+            # A window may well be empty; a whole file of nothing, from a stream that gave
+            # records before, is a truncated or unfinished export.
+            names = files[0].name if len(files) == 1 else f"the {len(files)} files of the stream"
+            raise FatalRemoteError(
+                f"{names} has no rows now, but had {request.known} when it was last read: a "
+                "truncated or unfinished export looks like this, so it is not read as an empty "
+                "source. Once the file is right, the next run reads it; a file that may be "
+                "empty (a delta export) wants `may_be_empty: true` on its stream",
+                system=self.name,
+                path=str(files[0]),
+            )
 
     def _rows(self, path: Path, options: CsvStreamSettings) -> Iterator[Record | RejectedRecord]:
         name, key = path.name, options.key_column

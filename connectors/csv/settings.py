@@ -55,6 +55,10 @@ class CsvStreamSettings(StrictModel):
     escape_formulas: bool | None = None
     """Whether cells a spreadsheet would run as formulas are written with a ``'`` in front
     (and read without it); by default the connector's setting."""
+    may_be_empty: bool = False
+    """The file may hold only its header although it had rows before (a delta export on a day
+    without changes): read as nothing new. By default such a file is taken for a truncated or
+    unfinished export, and the read fails."""
 
     @field_validator("encoding")
     @classmethod

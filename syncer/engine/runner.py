@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import socket
 import uuid
@@ -467,6 +468,9 @@ class FlowRun:
                 listing=listing,
                 fresh=self.full,
             )
+            if scan is not None and self.source_info.from_files:
+                known = idmap.live_count(session, flow.source.connector, flow.source.stream)
+                scan.request = dataclasses.replace(scan.request, known=known)
         if scan is not None:
             log.info(
                 "scan",

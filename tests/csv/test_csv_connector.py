@@ -230,6 +230,37 @@ async def test_an_updated_at_column_gives_a_window(tmp_path):
     assert "expected a time in the format %d/%m/%Y %H:%M" in bad.reason
 
 
+async def test_an_emptied_file_read_by_its_updated_at_column_is_not_taken_for_empty(tmp_path):
+    (tmp_path / "customers.csv").write_text("id,changed\n", encoding="utf-8")
+    streams = {"customers": {"updated_at": "changed"}}
+    window = ReadRequest(updated_from=datetime(2026, 11, 29, tzinfo=UTC), known=2)
+
+    # Nothing known from it yet: a header-only file is an empty source.
+    assert records(await read(connector(tmp_path, streams=streams), "customers")) == []
+    with pytest.raises(FatalRemoteError, match="has no rows now, but had 2"):
+        await read(connector(tmp_path, streams=streams), "customers", window)
+    # A delta export may have nothing to say.
+    streams["customers"]["may_be_empty"] = True
+    assert records(await read(connector(tmp_path, streams=streams), "customers", window)) == []
+
+
+@pytest.mark.parametrize("may_be_empty", [False, True])
+async def test_an_emptied_file_read_by_fingerprint_fails_unless_it_may_be_empty(
+    tmp_path, may_be_empty
+):
+    path = tmp_path / "customers.csv"
+    path.write_text("id,name\nC-1,Shop\nC-2,Store\n", encoding="utf-8")
+    conn = connector(tmp_path, streams={"customers": {"may_be_empty": may_be_empty}})
+    position = (await read(conn, "customers"))[-1].position
+    path.write_text("id,name\n", encoding="utf-8")
+    again = ReadRequest(after=position)
+    if may_be_empty:
+        assert records(await read(conn, "customers", again)) == []
+    else:
+        with pytest.raises(FatalRemoteError, match="has no rows now, but had 2"):
+            await read(conn, "customers", again)
+
+
 async def test_pages_are_bounded(tmp_path):
     (tmp_path / "rows.csv").write_text(
         "id\n" + "".join(f"{n}\n" for n in range(25)), encoding="utf-8"

@@ -468,7 +468,9 @@ class FlowRun:
                 listing=listing,
                 fresh=self.full,
             )
-            if scan is not None and self.source_info.from_files:
+            # Mirror mode has its own check of an emptied listing, which a person can
+            # override (--allow-mass-delete).
+            if scan is not None and self.source_info.from_files and not listing:
                 known = idmap.live_count(session, flow.source.connector, flow.source.stream)
                 scan.request = dataclasses.replace(scan.request, known=known)
         if scan is not None:

@@ -91,7 +91,7 @@ def _echoing(status: int, path: str | None, method: str | None = None) -> Script
     )
 
 
-def _store_dump(url: str) -> str:
+def store_dump(url: str) -> str:
     """Every row of every table, as the database holds it (no column type in between)."""
     engine = create_store_engine(url)
     lines: list[str] = []
@@ -163,7 +163,7 @@ def test_echoed_credentials_are_masked_everywhere(world: World, cli: _Cli) -> No
 
     letters = json.loads(cli.outputs[-2])
     assert len(letters) == 1 and "***" in letters[0]["reason"]
-    store = _store_dump(world.store_url)
+    store = store_dump(world.store_url)
     assert "invalid api-key ***" in store  # the failures were stored, masked
     logs = json.dumps(
         world.repzo.documents("integration-command-log")
@@ -315,7 +315,7 @@ def test_a_dead_letter_payload_keeps_its_fields_but_not_our_secrets(sqlite_url: 
         with store.session() as session:
             failure = Failure("R-1", "refused: configured-secret-42", "validation", payload)
             park(session, "reps", "erp", "reps", failure, "run-1")
-        dump = _store_dump(sqlite_url)
+        dump = store_dump(sqlite_url)
     finally:
         store.close()
     assert "configured-secret-42" not in dump

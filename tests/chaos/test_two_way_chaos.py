@@ -56,9 +56,9 @@ from tests.chaos.world import (
     canonical,
     duplicates,
     leaks,
-    store_dump,
 )
 from tests.engine.conftest import KEY, PASSWORD, T0_MS, USER
+from tests.test_secrets_everywhere import store_dump
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow]
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import inspect, select, text
+from sqlalchemy import select
 
 from connectors.erp_stub.server import ErpStub
 from connectors.repzo.sandbox import FaultRule, LatencyRule, RepzoSandbox
@@ -33,7 +33,6 @@ from syncer.mapping.catalog import SHIPPED_DIR, load_mapping
 from syncer.mapping.hashing import content_hash
 from syncer.mapping.mapping import CompiledMapping, MappingContext, PassThroughRefs
 from syncer.state import open_store
-from syncer.state.engine import create_store_engine
 from syncer.state.models import IdMapEntry
 from tests.engine.conftest import KEY, PASSWORD, T0_MS, USER
 
@@ -598,20 +597,6 @@ def canonical(name: str, value: Any) -> Any:
 
 
 # -- secrets ------------------------------------------------------------------------------------
-
-
-def store_dump(url: str) -> str:
-    """Every row of every table, as the database holds it (no column type in between)."""
-    engine = create_store_engine(url)
-    lines: list[str] = []
-    try:
-        with engine.connect() as conn:
-            for table in inspect(conn).get_table_names():
-                for row in conn.execute(text(f'SELECT * FROM "{table}"')):
-                    lines.append(f"{table}: {tuple(row)!r}")
-    finally:
-        engine.dispose()
-    return "\n".join(lines)
 
 
 def leaks(places: Mapping[str, str]) -> list[str]:

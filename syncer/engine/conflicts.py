@@ -47,8 +47,16 @@ def decide(
     settings: ConflictSettings | None,
     source_time: datetime | None = None,
     target_time: datetime | None = None,
+    target_unknown: bool = False,
 ) -> Decision:
-    """Per field: who changed it since the last sync, and who wins when both did."""
+    """Per field: who changed it since the last sync, and who wins when both did.
+
+    ``target_unknown``: the target record is linked but what was last synced to it was never
+    recorded (a run stopped between linking it and committing). A difference there may be an
+    edit made on the target since, which the source's older value must not overwrite, or a
+    value the source gave the record (the code an ERP assigns), which must go through. So the
+    policy decides such a field where it can (its owner, the preferred side, the newer side)
+    and the source's value goes through where it cannot; nothing waits for review on a guess."""
     policy = settings or DEFAULT
     decision = Decision()
     for name in fields:
@@ -56,6 +64,17 @@ def decide(
         source_changed = source_synced is None or mine != source_synced.get(name)
         target_changed = target_synced is not None and theirs != target_synced.get(name)
         if not source_changed or mine == theirs:
+            continue
+        if target_synced is None and target_unknown:
+            winner, reason = _winner(policy, name, source, target, source_time, target_time)
+            if winner == target:
+                decision.kept.add(name)
+                decision.reasons[name] = (
+                    f"{reason}; what was last synced was never recorded, so the target's "
+                    "value may be an edit made since"
+                )
+            else:
+                decision.write.add(name)
             continue
         if not target_changed:
             decision.write.add(name)

@@ -1009,6 +1009,7 @@ class FlowRun:
             settings=self.pair.conflict,
             source_time=_time(item.canonical.updated_at),
             target_time=_time(target_now.get("__updated_at")),
+            target_unknown=item.target_row is not None and item.target_row.snapshot is None,
         )
         for name, reason in decision.reasons.items():
             log.info(

@@ -210,3 +210,34 @@ def test_prefer_end_to_end(world):
     world.sync(config, "customers-erp-to-repzo")
     erp, repzo = both(world, "C-00001")
     assert erp["phone"] == repzo["phone"] == "from erp"
+
+
+def test_a_target_whose_last_sync_was_never_recorded_is_decided_by_the_policy():
+    """A run stopped between linking the target and committing what it synced: a difference
+    may be an edit made there since, so the policy decides instead of the source winning."""
+    settings = ConflictSettings(policy="ownership", owners={"name": "erp", "phone": "repzo"})
+    decision = d(
+        settings,
+        source_synced=None,
+        target_synced=None,
+        target_unknown=True,
+        source_now={"phone": "1", "name": "B", "email": "a@x"},
+        target_now={"phone": "2", "name": "C", "email": "b@x"},
+    )
+    # The owner decides; a field nobody owns takes the source's value (the code an ERP gave
+    # the record must reach the other side), and nothing waits for review on a guess.
+    assert (decision.write, decision.kept, decision.undecided) == (
+        {"name", "email"},
+        {"phone"},
+        set(),
+    )
+    assert "never recorded" in decision.reasons["phone"]
+    # A target found by lookup and never linked before: the source's values go through.
+    first = d(
+        settings,
+        source_synced=None,
+        target_synced=None,
+        source_now={"phone": "1", "name": "B", "email": "a@x"},
+        target_now={"phone": "2", "name": "C", "email": "b@x"},
+    )
+    assert first.write == {"phone", "name", "email"}

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from collections import Counter
 
+import httpx
+
 from sqlalchemy import delete, select
 
 from syncer.config import load_config
 from syncer.state.models import IdMapEntry
-from tests.engine.conftest import CUSTOMER_FLOWS, T0_MS, World, store_for
+from tests.engine.conftest import CUSTOMER_FLOWS, KEY, T0_MS, World, store_for
 
 SMALL = {"items": 0, "vans": 0, "invoices": 0, "credit_notes": 0, "payments": 0}
 SHOPS = 6
@@ -112,3 +114,50 @@ def test_a_batch_cut_short_by_a_spent_retry_budget_records_what_went_through(wor
     assert rest.status == "succeeded"
     assert rest.counts.created == 60 - len(created)
     assert len(world.repzo.documents("client")) == 60
+
+
+def test_a_field_edit_survives_an_unrecorded_create_of_its_record(world: World) -> None:
+    """The run that created the ERP customer died after the ERP's 201: neither side's
+    last-synced values were recorded. Meanwhile the field rep edits the phone in Repzo. When
+    the ERP's copy (the older phone) is read and linked by the canonical id it carries,
+    nothing tells syncer which side changed, so the pair's policy decides, as for an edit on
+    both sides; the older phone never overwrites the edit."""
+    world.erp.seed(customers=0, **SMALL)
+    world.erp.clock.freeze(T0_MS)
+    config = world.config(
+        CUSTOMER_FLOWS.replace(
+            "  target: {connector: erp, stream: customers}\n",
+            "  target: {connector: erp, stream: customers}\n  write_back: false\n"
+            "  conflict: {policy: ownership, owners: {name: erp, phone: repzo}}\n",
+        )
+    )
+    world.sync(config, "price-lists")
+    world.repzo.insert(
+        "client",
+        [{"name": "Shop", "client_code": "F-1", "phone": "111", "updatedAt": "2026-11-30T00:00:00Z"}],
+    )
+    [created] = world.sync(config, "customers-repzo-to-erp")
+    assert created.counts.created == 1
+    _lose_the_erp_links(world)
+    store = store_for(world.store_url)
+    try:
+        with store.session() as session:  # nor was the Repzo side's snapshot committed
+            for row in session.scalars(select(IdMapEntry).where(IdMapEntry.connector == "repzo")):
+                row.snapshot = None
+                row.content_hash = None
+    finally:
+        store.close()
+    [client] = world.repzo.documents("client")
+    httpx.put(
+        f"{world.repzo.url}/client/{client['_id']}", json={"phone": "222"}, headers={"api-key": KEY}
+    ).raise_for_status()
+    world.tick()
+
+    world.sync(config, "customers-erp-to-repzo")
+    world.tick()
+    world.sync(config, "customers-repzo-to-erp")
+
+    [client] = world.repzo.documents("client")
+    [customer] = world.erp.records("customers")
+    assert client["phone"] == customer["phone"] == "222"
+    assert len(_links(world)) == 1

@@ -65,6 +65,7 @@ ENTITIES: dict[str, Entity] = {
     "invoices": Entity("id", documents=True),
     "credit_notes": Entity("id", documents=True),
     "payments": Entity("id", documents=True),
+    "refunds": Entity("id", documents=True),
 }
 
 
@@ -126,7 +127,8 @@ def _parse_time(value: Any) -> datetime | None:
 
 
 class ErpStubConnector:
-    """Reads and writes the ERP stub's customers, items, price lists and documents."""
+    """Reads and writes the ERP stub's customers, items, price lists and documents (invoices,
+    credit notes, payments, refunds)."""
 
     type_name: ClassVar[str] = "erp_stub"
     settings_model: ClassVar[type[ErpStubSettings]] = ErpStubSettings

@@ -217,7 +217,7 @@ def erp(
         list[str] | None,
         typer.Option(
             help="Sizes of the data generated into an empty store, e.g. customers=300,items=120 "
-            "(also vans, invoices, credit_notes, payments)."
+            "(also vans, invoices, credit_notes, payments, refunds)."
         ),
     ] = None,
     no_seed: Annotated[

@@ -37,6 +37,8 @@ INVOICE_STATUSES = ("draft", "open", "paid", "partial", "void")
 CREDIT_NOTE_STATUSES = ("draft", "open", "applied", "void")
 PAYMENT_STATUSES = ("posted", "void")
 PAYMENT_METHODS = ("cash", "cheque", "transfer", "card", "other")
+REFUND_STATUSES = ("posted", "void")
+REFUND_METHODS = ("cash", "cheque")
 WAREHOUSE_TYPES = ("store", "van")
 DEFAULT_CURRENCY = "JOD"
 
@@ -50,6 +52,8 @@ class FieldSpec:
     choices: tuple[str, ...] = ()
     default: Any = None
     """Filled in on create when the field is absent (an immutable JSON scalar)."""
+    positive: bool = False
+    """For amounts: must be more than zero (a refund of nothing is not a refund)."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,8 @@ class EntitySpec:
     document: bool = False
     """Posted documents: idempotent on ``number``, immutable but for ``status``, not deletable."""
     line_fields: dict[str, FieldSpec] = field(default_factory=dict)
+    """For documents with lines (invoices, credit notes): the fields of a line. Such documents
+    must add up on create (see ``arithmetic``)."""
 
 
 def _text(*, required: bool = False, ref: str | None = None) -> FieldSpec:
@@ -85,9 +91,26 @@ def _document_lines() -> dict[str, FieldSpec]:
         "item": _text(required=True, ref="items"),
         "item_code": _text(),
         "description": _text(),
+        # May be negative: a correction line, which real ERPs accept.
         "qty": FieldSpec("quantity", required=True),
         "uom": _text(),
+        # The price of one unit sold; gross (tax part of it) when tax_included.
         "unit_price": FieldSpec("money", required=True),
+        "tax_included": FieldSpec("bool", default=False),
+        # Discount and tax are amounts for the whole line, not per unit.
+        "discount": FieldSpec("money", default="0.000"),
+        "tax": FieldSpec("money", default="0.000"),
+        # Computed from the above when omitted; refused when given and different.
+        "total": FieldSpec("money"),
+    }
+
+
+def _document_totals() -> dict[str, FieldSpec]:
+    """A document's header amounts: each is computed from the lines when omitted (a discount
+    of 0.000 without line discounts) and refused when given and different, so none has a
+    default of its own that could disagree with the lines."""
+    return {
+        "subtotal": FieldSpec("money"),
         "discount": FieldSpec("money"),
         "tax": FieldSpec("money"),
         "total": FieldSpec("money"),
@@ -241,11 +264,9 @@ _INVOICES = EntitySpec(
         "due_date": FieldSpec("date"),
         "currency": FieldSpec("text", default=DEFAULT_CURRENCY),
         "status": FieldSpec("text", choices=INVOICE_STATUSES, default="open"),
-        "subtotal": FieldSpec("money"),
-        "discount": FieldSpec("money", default="0.000"),
-        "tax": FieldSpec("money"),
-        "total": FieldSpec("money", required=True),
+        **_document_totals(),
         "notes": _text(),
+        "salesperson": _text(),
         "lines": FieldSpec("lines", required=True),
     },
     line_fields=_document_lines(),
@@ -268,10 +289,9 @@ _CREDIT_NOTES = EntitySpec(
         "reason": _text(),
         "currency": FieldSpec("text", default=DEFAULT_CURRENCY),
         "status": FieldSpec("text", choices=CREDIT_NOTE_STATUSES, default="open"),
-        "subtotal": FieldSpec("money"),
-        "tax": FieldSpec("money"),
-        "total": FieldSpec("money", required=True),
+        **_document_totals(),
         "notes": _text(),
+        "salesperson": _text(),
         "lines": FieldSpec("lines", required=True),
     },
     line_fields=_document_lines(),
@@ -294,7 +314,32 @@ _PAYMENTS = EntitySpec(
         "date": FieldSpec("date", required=True),
         "reference": _text(),
         "notes": _text(),
+        "salesperson": _text(),
         "status": FieldSpec("text", choices=PAYMENT_STATUSES, default="posted"),
+    },
+)
+
+_REFUNDS = EntitySpec(
+    name="refunds",
+    singular="refund",
+    key="id",
+    keying="generated",
+    id_format="RF-{:06d}",
+    document=True,
+    fields={
+        "number": _text(required=True),
+        "customer": _text(required=True, ref="customers"),
+        "amount": FieldSpec("money", required=True, positive=True),
+        "currency": FieldSpec("text", default=DEFAULT_CURRENCY),
+        "method": FieldSpec("text", choices=REFUND_METHODS, default="cash"),
+        "date": FieldSpec("date", required=True),
+        "reference": _text(),
+        # The number of the document refunded (a credit note, a return invoice), as printed:
+        # it may be another system's number the ERP does not have, so it is not a reference.
+        "settles": _text(),
+        "notes": _text(),
+        "salesperson": _text(),
+        "status": FieldSpec("text", choices=REFUND_STATUSES, default="posted"),
     },
 )
 
@@ -312,6 +357,7 @@ ENTITIES: dict[str, EntitySpec] = {
         _INVOICES,
         _CREDIT_NOTES,
         _PAYMENTS,
+        _REFUNDS,
     )
 }
 

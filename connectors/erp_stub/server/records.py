@@ -14,6 +14,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+from connectors.erp_stub.server import arithmetic
 from connectors.erp_stub.server.entities import (
     ADDRESS_PARTS,
     ENTITIES,
@@ -70,8 +71,19 @@ def server_owned(spec: EntitySpec) -> tuple[str, ...]:
 
 
 def with_defaults(spec: EntitySpec, record: Record) -> Record:
+    """The record with the defaults of its absent fields, and of its lines' absent fields."""
+    filled = _defaulted(spec.fields, record)
+    lines = filled.get("lines")
+    if spec.line_fields and isinstance(lines, list):
+        filled["lines"] = [
+            _defaulted(spec.line_fields, line) if isinstance(line, dict) else line for line in lines
+        ]
+    return filled
+
+
+def _defaulted(specs: dict[str, FieldSpec], record: Record) -> Record:
     filled = dict(record)
-    for name, field in spec.fields.items():
+    for name, field in specs.items():
         if field.default is not None and filled.get(name) is None:
             filled[name] = field.default
     return filled
@@ -81,6 +93,26 @@ def check_record(spec: EntitySpec, record: Record, exists: Exists) -> Record:
     """The record in the ERP's formats (money to 3 places...), server-owned fields dropped; or a
     422 whose ``fields`` name every problem, including references to records that do not exist.
     """
+    clean, problems = _checked(spec, record, exists)
+    if problems:
+        raise validation_failed(spec.singular, problems)
+    return clean
+
+
+def check_new_record(spec: EntitySpec, record: Record, exists: Exists) -> Record:
+    """``check_record`` for a create: a document with lines must also add up, and gets the
+    totals it leaves out (see ``arithmetic``). Only a create is held to it: a posted document
+    cannot change but for its status, and a status change of a document stored before this
+    rule must not be refused for its old figures."""
+    clean, problems = _checked(spec, record, exists)
+    if spec.line_fields and _lines_valid(clean, problems):
+        clean = arithmetic.balance(clean, problems)
+    if problems:
+        raise validation_failed(spec.singular, problems)
+    return clean
+
+
+def _checked(spec: EntitySpec, record: Record, exists: Exists) -> tuple[Record, dict[str, str]]:
     owned = server_owned(spec)
     problems: dict[str, str] = {}
     given = {name: value for name, value in record.items() if name not in owned}
@@ -91,9 +123,15 @@ def check_record(spec: EntitySpec, record: Record, exists: Exists) -> Record:
         key_problem = _key_problem(clean[spec.key])
         if key_problem:
             problems[spec.key] = key_problem
-    if problems:
-        raise validation_failed(spec.singular, problems)
-    return clean
+    return clean, problems
+
+
+def _lines_valid(clean: Record, problems: dict[str, str]) -> bool:
+    """Whether every line came through its field checks, so its figures can be added up. A
+    line with a bad value is reported as that; its sum would only repeat the problem."""
+    return isinstance(clean.get("lines"), list) and not any(
+        path.startswith("lines") for path in problems
+    )
 
 
 def fill_from_references(spec: EntitySpec, record: Record, lookup: Lookup) -> Record:
@@ -191,6 +229,8 @@ def _value(field: FieldSpec, value: Any) -> Any:
         number = _decimal(value, _PLACES[kind])
         if kind == "rate" and not Decimal(0) <= Decimal(number) <= Decimal(100):
             raise _Invalid("must be a percentage between 0.00 and 100.00")
+        if field.positive and Decimal(number) <= 0:
+            raise _Invalid(f"must be more than 0; got {number}")
         return number
     if kind == "bool":
         if not isinstance(value, bool):

@@ -15,6 +15,8 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from connectors.erp_stub.server import arithmetic
+
 Record = dict[str, Any]
 
 RETAIL = "PL-RETAIL"
@@ -236,6 +238,10 @@ _CONTACTS = (
 _DRIVERS = ("Ahmad", "Omar", "Khaled", "Yousef", "Bilal", "Tareq", "Sami", "Hani")
 _CREDIT_LIMITS = ("0", "500", "1000", "2500", "5000", "15000")
 _RETURN_REASONS = ("Damaged goods", "Expired", "Wrong item delivered", "Customer refused")
+_LINE_DISCOUNTS = (0, 0, 0, 5, 10)
+"""Percent off a line: most lines are at list price, some carry a promotion."""
+BACK_OFFICE = "Back Office"
+"""Who issues what no van rep issued: documents of the main store, refunds at the office."""
 
 
 def money(value: Decimal) -> str:
@@ -259,6 +265,15 @@ def warehouse(number: int) -> Record:
         return {"code": MAIN_WAREHOUSE, "name": "Main Warehouse - Amman", "type": "store"}
     driver = _DRIVERS[(number - 1) % len(_DRIVERS)]
     return {"code": f"VAN-{number:02d}", "name": f"Van {number:02d} - {driver}", "type": "van"}
+
+
+def salesperson(warehouse_code: str | None) -> str:
+    """Who issues the documents of a warehouse: a van's driver sells from it; the main store's
+    documents come from the back office."""
+    van = (warehouse_code or "").removeprefix("VAN-")
+    if van != warehouse_code and van.isdigit():
+        return _DRIVERS[(int(van) - 1) % len(_DRIVERS)]
+    return BACK_OFFICE
 
 
 def customer(rng: random.Random) -> Record:
@@ -385,7 +400,13 @@ def invoice(rng: random.Random, number: int, catalogue: Catalogue, today: date) 
     van = rng.choice(catalogue.vans)
     issued = today - timedelta(days=rng.randint(0, 30))
     lines = [
-        _line(catalogue, buyer, chosen, rng.choice((1, 2, 3, 6, 12, 24)))
+        _line(
+            catalogue,
+            buyer,
+            chosen,
+            rng.choice((1, 2, 3, 6, 12, 24)),
+            Decimal(rng.choice(_LINE_DISCOUNTS)),
+        )
         for chosen in rng.sample(
             list(catalogue.items), min(len(catalogue.items), rng.randint(1, 4))
         )
@@ -397,19 +418,26 @@ def invoice(rng: random.Random, number: int, catalogue: Catalogue, today: date) 
         "date": issued.isoformat(),
         "due_date": (issued + timedelta(days=buyer.get("payment_terms_days", 0))).isoformat(),
         "status": rng.choice(("open", "open", "paid", "paid", "partial")),
-        **_totals(lines),
+        **arithmetic.header_totals(lines),
+        "salesperson": salesperson(van),
         "lines": lines,
     }
 
 
 def credit_note(rng: random.Random, number: int, original: Record, today: date) -> Record:
-    returned = dict(rng.choice(original["lines"]))
-    qty = min(Decimal(returned["qty"]), Decimal(rng.randint(1, 2)))
-    subtotal = Decimal(returned["unit_price"]) * qty
-    sold = Decimal(returned["total"]) - Decimal(returned["tax"])
-    tax = subtotal * Decimal(returned["tax"]) / sold if sold else Decimal(0)
-    line = {**returned, "qty": quantity(qty), "tax": money(tax), "total": money(subtotal + tax)}
-    line.pop("discount", None)
+    """Part of one line of ``original`` comes back: its discount and tax are returned in
+    proportion, and the line and header add up as the ERP requires. ``original`` has a line
+    of a positive quantity (see ``returnable``)."""
+    sold = rng.choice([entry for entry in original["lines"] if returnable(entry)])
+    qty = min(Decimal(sold["qty"]), Decimal(rng.randint(1, 2)))
+    share = qty / Decimal(sold["qty"])
+    line = {
+        **{name: value for name, value in sold.items() if name != "total"},
+        "qty": quantity(qty),
+        "discount": money(Decimal(sold.get("discount") or 0) * share),
+        "tax": money(Decimal(sold.get("tax") or 0) * share),
+    }
+    line["total"] = arithmetic.line_total(line)
     return {
         "number": f"RINV/{today.year}/{number:05d}",
         "customer": original["customer"],
@@ -417,11 +445,16 @@ def credit_note(rng: random.Random, number: int, original: Record, today: date) 
         "original_invoice": original["id"],
         "date": today.isoformat(),
         "reason": rng.choice(_RETURN_REASONS),
-        "subtotal": money(subtotal),
-        "tax": money(tax),
-        "total": money(subtotal + tax),
+        **arithmetic.header_totals([line]),
+        "salesperson": original.get("salesperson") or salesperson(original.get("warehouse")),
         "lines": [line],
     }
+
+
+def returnable(line: Record) -> bool:
+    """Whether goods of the line can come back: a client may have posted a correction line of
+    a negative quantity, or of none, which nothing can be returned from."""
+    return Decimal(line["qty"]) > 0
 
 
 def payment(rng: random.Random, number: int, settled: Record, today: date) -> Record:
@@ -435,6 +468,7 @@ def payment(rng: random.Random, number: int, settled: Record, today: date) -> Re
         "amount": money(amount),
         "method": method,
         "date": max(date.fromisoformat(settled["date"]), today - timedelta(days=3)).isoformat(),
+        "salesperson": settled.get("salesperson") or salesperson(settled.get("warehouse")),
     }
     if method in ("cheque", "transfer"):
         record["reference"] = (
@@ -443,27 +477,40 @@ def payment(rng: random.Random, number: int, settled: Record, today: date) -> Re
     return record
 
 
-def _line(catalogue: Catalogue, buyer: Record, chosen: Record, qty: int) -> Record:
+def refund(rng: random.Random, number: int, note: Record) -> Record:
+    """The money of a credit note paid back to the customer at the office, in cash or by
+    cheque."""
+    method = rng.choice(("cash", "cash", "cheque"))
+    record: Record = {
+        "number": f"RFND/{date.fromisoformat(note['date']).year}/{number:05d}",
+        "customer": note["customer"],
+        "amount": note["total"],
+        "method": method,
+        "date": note["date"],
+        "settles": note["number"],
+        "salesperson": BACK_OFFICE,
+    }
+    if method == "cheque":
+        record["reference"] = f"CHQ-{rng.randint(100000, 999999)}"
+    return record
+
+
+def _line(
+    catalogue: Catalogue, buyer: Record, chosen: Record, qty: int, discount_percent: Decimal
+) -> Record:
+    """A line at the buyer's price: the discount off the gross amount, the tax on what is left
+    (VAT is charged on the discounted price)."""
     key = (str(buyer.get("price_list") or RETAIL), str(chosen["code"]))
-    unit_price = Decimal(catalogue.prices.get(key) or chosen["price"])
-    subtotal = unit_price * qty
-    tax = subtotal * catalogue.tax_rates.get(chosen.get("tax_code") or "", Decimal(0)) / 100
-    return {
+    unit_price = Decimal(money(Decimal(catalogue.prices.get(key) or chosen["price"])))
+    gross = unit_price * qty
+    discount = Decimal(money(gross * discount_percent / 100))
+    rate = catalogue.tax_rates.get(chosen.get("tax_code") or "", Decimal(0))
+    line = {
         "item": chosen["code"],
         "qty": quantity(qty),
         "unit_price": money(unit_price),
-        "discount": money(Decimal(0)),
-        "tax": money(tax),
-        "total": money(subtotal + tax),
+        "tax_included": False,
+        "discount": money(discount),
+        "tax": money((gross - discount) * rate / 100),
     }
-
-
-def _totals(lines: Sequence[Record]) -> Record:
-    tax = sum((Decimal(line["tax"]) for line in lines), Decimal(0))
-    total = sum((Decimal(line["total"]) for line in lines), Decimal(0))
-    return {
-        "subtotal": money(total - tax),
-        "discount": money(Decimal(0)),
-        "tax": money(tax),
-        "total": money(total),
-    }
+    return {**line, "total": arithmetic.line_total(line)}

@@ -34,8 +34,11 @@ class SeedSizes(BaseModel):
     vans: int = Field(3, ge=0)
     """Warehouses of type van besides the main store; each has stock of every item."""
     invoices: int = Field(10, ge=0)
-    credit_notes: int = Field(1, ge=0)
+    credit_notes: int = Field(3, ge=0)
     payments: int = Field(5, ge=0)
+    refunds: int = Field(2, ge=0)
+    """Credit notes paid back in cash or by cheque; at most one per credit note not refunded
+    yet, so none without credit notes."""
 
 
 def parse_sizes(text: str) -> dict[str, int]:
@@ -131,7 +134,8 @@ def _seed_documents(
         "invoices", [Filter("status", ("open", "paid", "partial"))], key_field="id"
     )
     notes = rng("credit_notes")
-    originals = notes.sample(posted, min(sizes.credit_notes, len(posted)))
+    returnable = [invoice for invoice in posted if any(map(seed_data.returnable, invoice["lines"]))]
+    originals = notes.sample(returnable, min(sizes.credit_notes, len(returnable)))
     for number, original in zip(
         store.next_numbers("credit-note-series", len(originals)), originals, strict=True
     ):
@@ -144,6 +148,26 @@ def _seed_documents(
         store.next_numbers("payment-series", len(chosen)), chosen, strict=True
     ):
         add("payments", seed_data.payment(receipts, number, invoice, today))
+
+    _seed_refunds(store, sizes.refunds, rng("refunds"), add)
+
+
+def _seed_refunds(
+    store: RecordStore,
+    count: int,
+    rng: random.Random,
+    add: Callable[[str, Record], Record],
+) -> None:
+    """Refund credit notes not refunded yet: a second seed never pays one back twice."""
+    refunded = {str(refund.get("settles")) for refund in store.records("refunds", key_field="id")}
+    notes = [
+        note
+        for note in store.records("credit_notes", [Filter("status", ("open",))], key_field="id")
+        if note["number"] not in refunded and Decimal(note["total"]) > 0
+    ]
+    chosen = rng.sample(notes, min(count, len(notes)))
+    for number, note in zip(store.next_numbers("refund-series", len(chosen)), chosen, strict=True):
+        add("refunds", seed_data.refund(rng, number, note))
 
 
 def _catalogue(store: RecordStore) -> seed_data.Catalogue | None:

@@ -17,6 +17,7 @@ from connectors.erp_stub.server.localtime import LocalTime
 from connectors.erp_stub.server.query import encode_cursor, parse_list_params
 from connectors.erp_stub.server.records import (
     Record,
+    check_new_record,
     check_record,
     fill_from_references,
     json_object,
@@ -123,7 +124,7 @@ class ErpService:
         idempotency, which is the caller's business). Raises ErpError 409/422."""
         now = self.now_s() if now_s is None else now_s
         with self._store.transaction():
-            clean = check_record(spec, with_defaults(spec, fields), self._store.exists)
+            clean = check_new_record(spec, with_defaults(spec, fields), self._store.exists)
             key = self._new_key(spec, clean)
             clean = fill_from_references(spec, clean, self._store.get)
             stamp = self._times.format(now)

@@ -158,7 +158,19 @@ def test_id_map_and_dead_letters_enforce_their_keys(store_url):
                     snapshot={"name": "Ali"},
                 )
             )
-        # The same native record cannot map to two canonical records.
+        # One native record may be the source of records of two entities (an invoice with
+        # return items is also a credit note)...
+        with store.session() as session:
+            session.add(
+                IdMapEntry(
+                    entity="variant",
+                    canonical_id="c1-variant",
+                    connector="erp",
+                    stream="customers",
+                    native_id="C-00042",
+                )
+            )
+        # ...but not of two canonical records of one entity.
         with pytest.raises(IntegrityError), store.session() as session:
             session.add(
                 IdMapEntry(
@@ -193,7 +205,7 @@ def test_id_map_and_dead_letters_enforce_their_keys(store_url):
                 )
             )
         with store.session() as session:
-            entry = session.scalars(select(IdMapEntry)).one()
+            entry = session.scalars(select(IdMapEntry).where(IdMapEntry.entity == "customer")).one()
             assert entry.snapshot == {"name": "Ali"} and entry.deleted is False
             session.add(
                 Cursor(
@@ -230,3 +242,40 @@ def test_upgrading_keeps_existing_rows(store_url):
             assert run is not None and run.read == 5 and run.conflicts == 0
     finally:
         store.close()
+
+
+def test_upgrading_to_entity_keys_fills_in_natural_keys(store_url):
+    """Rows synced before the natural key was kept get it from their snapshot, so payments can
+    refer to invoices synced before the upgrade by number."""
+    upgrade_store(store_url, "0005")
+    engine = create_store_engine(store_url)
+    with engine.begin() as conn:
+        for row_id, entity, snapshot in (
+            (1, "invoice", '{"number": "INV-1", "total": "5.000"}'),
+            (2, "customer", '{"code": "C-00042"}'),
+            (3, "customer", None),
+        ):
+            conn.execute(
+                text(
+                    "INSERT INTO id_map (id, entity, canonical_id, connector, stream, native_id, "
+                    "snapshot, deleted, created_at, updated_at) VALUES (:id, :entity, :c, 'repzo', "
+                    ":stream, :n, :snapshot, false, '2026-11-29 10:00:00', '2026-11-29 10:00:00')"
+                ),
+                {
+                    "id": row_id,
+                    "entity": entity,
+                    "c": f"c{row_id}",
+                    "stream": entity,
+                    "n": f"n{row_id}",
+                    "snapshot": snapshot,
+                },
+            )
+    engine.dispose()
+    upgrade_store(store_url)
+    store = open_store(store_url)
+    try:
+        with store.session() as session:
+            keys = dict(session.execute(select(IdMapEntry.id, IdMapEntry.natural_key)).all())
+    finally:
+        store.close()
+    assert keys == {1: "INV-1", 2: "C-00042", 3: None}

@@ -12,7 +12,7 @@ from datetime import date
 from decimal import Decimal
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from syncer.canonical.base import (
     CanonicalModel,
@@ -24,6 +24,7 @@ from syncer.canonical.base import (
     Ref,
     UtcDateTime,
 )
+from syncer.canonical.documents import document_problems
 
 # -- parties ---------------------------------------------------------------------------------
 
@@ -240,7 +241,9 @@ class Discount(LineModel):
 
 
 class DocumentLine(LineModel):
-    """One line of an invoice or credit note."""
+    """One line of an invoice or credit note. Its amounts add up (checked on every read,
+    :mod:`syncer.canonical.documents`): ``round(quantity x unit_price, 3) - discount`` plus
+    ``tax_amount`` unless ``tax_included`` equals ``total``."""
 
     references: ClassVar[dict[str, str]] = {"variant": "variant", "product": "product"}
 
@@ -254,11 +257,17 @@ class DocumentLine(LineModel):
     unit_factor: Quantity | None = None
     """Base units in one ``unit`` (a box of 12: 12)."""
     unit_price: Money
-    """Price of one ``unit`` (the unit the line is sold in), before discount and tax."""
+    """Price of one ``unit`` (the unit the line is sold in), before discount; it includes the
+    tax when ``tax_included``."""
+    tax_included: bool = False
+    """The price is gross: the tax is part of it rather than added to it (Repzo's tax
+    ``type: inclusive``)."""
     discount: Money = Decimal(0)
+    """The discount of the whole line, on the same footing as the price."""
     tax_amount: Money = Decimal(0)
+    """The tax of the whole line."""
     total: Money
-    """Line total including tax."""
+    """What the line comes to, tax included."""
     taxes: list[TaxLine] = Field(default_factory=list)
 
 
@@ -284,8 +293,8 @@ class Invoice(CanonicalModel):
     due_date: date | None = None
     currency: str | None = Field(default=None, min_length=3, max_length=3)
     status: Literal["draft", "open", "paid", "partially_paid", "cancelled"] = "open"
-    subtotal: Money
-    """Total of the lines before discounts and tax."""
+    subtotal: Money | None = None
+    """What the invoice comes to before discounts and tax (total - tax + discounts)."""
     discount_total: Money = Decimal(0)
     tax_total: Money = Decimal(0)
     total: Money
@@ -293,8 +302,15 @@ class Invoice(CanonicalModel):
     taxes: list[TaxLine] = Field(default_factory=list)
     discounts: list[Discount] = Field(default_factory=list)
     notes: str | None = None
+    salesperson: str | None = None
+    """Who issued it, by name: the rep in the field or a user in the back office."""
     issued_at: UtcDateTime | None = None
     """When it was issued, to the millisecond, where the system records it."""
+
+    @model_validator(mode="after")
+    def _adds_up(self) -> Invoice:
+        _refuse_unbalanced(self)
+        return self
 
 
 class CreditNote(CanonicalModel):
@@ -319,10 +335,31 @@ class CreditNote(CanonicalModel):
     reason: str | None = None
     currency: str | None = Field(default=None, min_length=3, max_length=3)
     subtotal: Money | None = None
+    discount_total: Money = Decimal(0)
     tax_total: Money = Decimal(0)
     total: Money
     lines: list[DocumentLine] = Field(default_factory=list)
     notes: str | None = None
+    salesperson: str | None = None
+    """Who issued it, by name."""
+
+    @model_validator(mode="after")
+    def _adds_up(self) -> CreditNote:
+        _refuse_unbalanced(self)
+        return self
+
+
+def _refuse_unbalanced(document: Invoice | CreditNote) -> None:
+    problems = document_problems(
+        document.lines,
+        given=document.model_fields_set,
+        total=document.total,
+        tax_total=document.tax_total,
+        discount_total=document.discount_total,
+        subtotal=document.subtotal,
+    )
+    if problems:
+        raise ValueError(f"the document does not add up: {'; '.join(problems)}")
 
 
 class Payment(CanonicalModel):
@@ -348,6 +385,30 @@ class Payment(CanonicalModel):
     reference: str | None = None
     """Cheque number, transfer reference..."""
     notes: str | None = None
+    salesperson: str | None = None
+    """Who collected it, by name."""
+
+
+class Refund(CanonicalModel):
+    """Money given back to a customer (Repzo: refund), in cash or by cheque."""
+
+    entity: ClassVar[str] = "refund"
+    natural_key: ClassVar[str | None] = "number"
+    references: ClassVar[dict[str, str]] = {"customer": "customer", "rep": "rep"}
+
+    number: str = Field(min_length=1)
+    customer: Ref
+    rep: Ref | None = None
+    amount: Money = Field(gt=0)
+    currency: str | None = Field(default=None, min_length=3, max_length=3)
+    method: Literal["cash", "cheque"] = "cash"
+    paid_on: date
+    reference: str | None = None
+    """Cheque number."""
+    settles: str | None = None
+    """The number of the document it refunds (a return invoice, a payment), where it says."""
+    notes: str | None = None
+    salesperson: str | None = None
 
 
 ENTITIES: dict[str, type[CanonicalModel]] = {
@@ -366,6 +427,10 @@ ENTITIES: dict[str, type[CanonicalModel]] = {
         Invoice,
         CreditNote,
         Payment,
+        Refund,
     )
 }
 """Every canonical entity by name."""
+DOCUMENTS = frozenset({"invoice", "credit_note", "payment", "refund"})
+"""The entities that are documents: issued once, posted once, checked by ``syncer
+reconcile``."""

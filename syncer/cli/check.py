@@ -58,7 +58,7 @@ def check(
             out.print(f"note: connector {name}: {note}", markup=False, soft_wrap=True)
     out.print()
     out.print(_flows_table(config))
-    for line in asyncio.run(_write_backs(config)):
+    for line in asyncio.run(_flow_notes(config)):
         out.print(line, markup=False, soft_wrap=True)
     for line in _mapping_notes(config):
         out.print(f"note: {line}", markup=False, soft_wrap=True)
@@ -138,8 +138,9 @@ def _flows_table(config: SyncerConfig) -> Table:
     return table
 
 
-async def _write_backs(config: SyncerConfig) -> list[str]:
-    """Per flow, whether it writes keys back to its source and why (nothing is contacted)."""
+async def _flow_notes(config: SyncerConfig) -> list[str]:
+    """Per flow, whether it writes keys back to its source and why, and which source records
+    it takes when a filter says (nothing is contacted)."""
     built: dict[str, Connector] = {}
 
     def connector(name: str) -> Connector:
@@ -149,12 +150,28 @@ async def _write_backs(config: SyncerConfig) -> list[str]:
 
     try:
         bindings = bind_flows(config)
-        return [
-            f"{flow.name}: "
-            + write_back_rule(config, flow, bindings[flow.name], connector).describe(flow)
-            for flow in config.flows
-            if flow.name in bindings
-        ]
+        notes = []
+        for flow in config.flows:
+            if flow.name not in bindings:
+                continue
+            binding = bindings[flow.name]
+            rule = write_back_rule(config, flow, binding, connector)
+            notes.append(f"{flow.name}: {rule.describe(flow)}")
+            only = binding.source.filter
+            filters = [
+                f"{text} ({where})"
+                for text, where in (
+                    (flow.filter, "its filter"),
+                    (only.text if only else None, f"{Path(binding.source.source).name}'s filter"),
+                )
+                if text
+            ]
+            if filters:
+                notes.append(
+                    f"{flow.name}: takes only the {flow.source.connector}."
+                    f"{flow.source.stream} records for which {' and '.join(filters)}"
+                )
+        return notes
     finally:
         for instance in built.values():
             await instance.aclose()

@@ -38,6 +38,9 @@ class PreviewRefs:
     def to_native(self, entity: str, canonical_id: str) -> str | None:
         return f"<{canonical_id} in {self.target}>"
 
+    def key_to_canonical(self, entity: str, natural_key: str) -> str | None:
+        return f"{entity}:{natural_key}"
+
 
 @app.command("test")
 @handles_errors

@@ -160,6 +160,16 @@ def show(results: list[RunResult]) -> None:
             consoles.err().print(
                 f"{kind}: {result.flow}: {result.error}", markup=False, soft_wrap=True
             )
+    for result in results:
+        if result.counts.rounded:
+            plural = "s were" if result.counts.rounded != 1 else " was"
+            out.print(
+                f"note: {result.label}: {result.counts.rounded} value{plural} rounded to what "
+                f"the target keeps ({'; '.join(result.rounding)}); `exact: true` on a mapping "
+                "field refuses such records instead",
+                markup=False,
+                soft_wrap=True,
+            )
     if any(r.counts.failed for r in results):
         out.print("Some records became dead letters: `syncer dead-letters list` shows why.")
 

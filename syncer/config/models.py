@@ -267,6 +267,10 @@ class MirrorSettings(StrictModel):
     emptied; ``syncer sync FLOW --allow-mass-delete`` lets one run through."""
 
 
+FILTER_NAMES = frozenset({"record"})
+"""What a flow's ``filter`` expression sees: the native source record."""
+
+
 class FlowConfig(StrictModel):
     name: Name
     source: StreamRef
@@ -290,9 +294,31 @@ class FlowConfig(StrictModel):
     (yes for one half of a two-way pair and for a target that assigns its own ids, such as an
     ERP; never for a file export)."""
     mirror: MirrorSettings = MirrorSettings()
+    filter: str | None = None
+    """An expression over the native source record (``record``), in the mappings' expression
+    language: only records for which it is true go through this flow; the others are counted
+    as skipped and left alone (never linked, written or disabled). One source stream can so
+    feed several flows: ``'len(record["return_items"] or []) > 0'``."""
+    reference_wait: Duration = timedelta(days=1)
+    """How long a record waits for a record it refers to (the invoice's warehouse) to be
+    synced. Meanwhile it is retried soon and often; after that, its dead letter says it gave
+    up waiting and which flow would sync the missing record, and it is retried rarely."""
     stall_timeout: Duration = timedelta(minutes=15)
     """A run that makes no progress (no answer from any system, no committed batch) for this
     long stops renewing its lease, so another process can take the flow over."""
+
+    @field_validator("filter")
+    @classmethod
+    def _filter_parses(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from syncer.mapping.expressions import Expression, ExpressionError
+
+        try:
+            Expression(value, FILTER_NAMES)
+        except ExpressionError as error:
+            raise ValueError(str(error)) from None
+        return value
 
     @model_validator(mode="after")
     def _sides_named(self) -> FlowConfig:

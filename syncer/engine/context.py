@@ -93,6 +93,27 @@ class EngineContext:
     def binding(self, flow: str) -> FlowMappings:
         return self.bindings[flow]
 
+    def who_links(self, flow: FlowConfig, entity: str) -> str:
+        """Which flows would give a record of ``entity`` its counterpart between this flow's
+        two systems, for a record waiting on one: the flows that sync that entity between
+        them, either way (one creates it, the other links what exists), or the one to add."""
+        ends = {flow.source.connector, flow.target.connector}
+        found = [
+            other.name
+            for other in self.config.flows
+            if other.name in self.bindings
+            and self.bindings[other.name].source.entity == entity
+            and {other.source.connector, other.target.connector} == ends
+        ]
+        if found:
+            names = ", ".join(repr(name) for name in found)
+            return f"flow {names} syncs {entity} records between {' and '.join(sorted(ends))}"
+        return (
+            f"no flow syncs {entity} records between {' and '.join(sorted(ends))}, so it never "
+            f"will be: add a flow from {flow.source.connector} to {flow.target.connector} for "
+            f"them, or drop this dead letter"
+        )
+
     def pair_of(self, flow: FlowConfig) -> Pair | None:
         """The reverse flow over the same entity, if this flow is half of a two-way pair."""
         return pair_of(self.config, flow)

@@ -43,9 +43,20 @@ class Failure:
 
 
 def park(
-    session: Session, flow: str, connector: str, stream: str, failure: Failure, run_id: str
+    session: Session,
+    flow: str,
+    connector: str,
+    stream: str,
+    failure: Failure,
+    run_id: str,
+    *,
+    reference_wait: timedelta | None = None,
 ) -> DeadLetter:
-    """Store a failure, or count one more attempt on the dead letter it already is."""
+    """Store a failure, or count one more attempt on the dead letter it already is.
+
+    A record waiting for a record it refers to is retried on the usual backoff for
+    ``reference_wait``; after that its reason says it gave up waiting, and it is retried at
+    the slowest step only (the missing record may still come, but nothing suggests soon)."""
     now = utcnow()
     letter = session.scalars(
         select(DeadLetter).where(
@@ -62,18 +73,45 @@ def park(
             first_failed_at=now,
         )
         session.add(letter)
-    letter.attempts = (letter.attempts or 0) + 1 if letter.status == "pending" else 1
+    if letter.status == "pending":
+        letter.attempts = (letter.attempts or 0) + 1
+    else:  # synced or dropped since: a new failure, and a new wait
+        letter.attempts = 1
+        letter.first_failed_at = now
     letter.status = "pending"
     letter.reason = failure.reason
+    waited = now - (letter.first_failed_at or now)
+    gave_up = (
+        failure.kind == "reference"
+        and reference_wait is not None
+        and letter.attempts > 1
+        and waited >= reference_wait
+    )
+    if gave_up:
+        letter.reason = f"gave up waiting after {_duration(waited)}: {failure.reason}"
     letter.error_kind = failure.kind
     letter.field = failure.field
     letter.status_code = failure.status_code
     letter.payload = failure.payload if failure.payload is not None else letter.payload
     letter.last_failed_at = now
-    letter.next_attempt_at = next_attempt(letter.attempts, now)
+    if failure.kind == "refused":
+        letter.next_attempt_at = None  # the same record is refused again: a new version may not
+    elif gave_up:
+        letter.next_attempt_at = now + BACKOFF[-1]
+    else:
+        letter.next_attempt_at = next_attempt(letter.attempts, now)
     letter.resolved_at = None
     letter.run_id = run_id
     return letter
+
+
+def _duration(span: timedelta) -> str:
+    hours = int(span.total_seconds() // 3600)
+    return (
+        f"{hours // 24}d {hours % 24}h"
+        if hours >= 24
+        else f"{hours}h {int(span.total_seconds() // 60) % 60}m"
+    )
 
 
 def resolve(session: Session, flow: str, record_keys: Sequence[str]) -> int:
@@ -148,16 +186,23 @@ def count_resolved(session: Session, flow: str, record_keys: set[str]) -> int:
 
 
 def due(
-    session: Session, flow: str, now: datetime, limit: int = 500, *, include_read: bool = False
+    session: Session,
+    flow: str,
+    now: datetime,
+    limit: int = 500,
+    *,
+    include_read: bool = False,
+    everything: bool = False,
 ) -> list[DeadLetter]:
-    """Pending dead letters whose next attempt is due. Rows that could not be read have no
-    payload worth retrying: they come back only where the source is read again
-    (``include_read``, for files)."""
-    query = select(DeadLetter).where(
-        DeadLetter.flow == flow,
-        DeadLetter.status == "pending",
-        DeadLetter.next_attempt_at <= now,
-    )
+    """Pending dead letters whose next attempt is due, or all of them (``everything``: a
+    person asked, after changing a mapping, say). Rows that could not be read have no payload
+    worth retrying: they come back only where the source is read again (``include_read``, for
+    files). Refused records have no next attempt: only a new version of them, or a person,
+    brings them back."""
+    query = select(DeadLetter).where(DeadLetter.flow == flow, DeadLetter.status == "pending")
+    if not everything:
+        query = query.where(DeadLetter.next_attempt_at <= now)
     if not include_read:
         query = query.where(DeadLetter.error_kind != "read")
-    return list(session.scalars(query.order_by(DeadLetter.next_attempt_at).limit(limit)))
+    ordered = query.order_by(DeadLetter.next_attempt_at, DeadLetter.id)
+    return list(session.scalars(ordered.limit(limit)))

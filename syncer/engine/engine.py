@@ -85,7 +85,11 @@ class Engine:
                 continue
             with self.store.session() as session:
                 pending = idmap.any_written_by(
-                    session, flow.source.connector, flow.source.stream, pair.reverse
+                    session,
+                    self.context.binding(flow.name).source.entity,
+                    flow.source.connector,
+                    flow.source.stream,
+                    pair.reverse,
                 )
             if pending:
                 run = FlowRun(self.context, flow, stop=stop, settle_only=True)

@@ -26,8 +26,11 @@ def new_canonical_id() -> str:
 
 
 def by_native(
-    session: Session, connector: str, stream: str, native_ids: Iterable[str]
+    session: Session, entity: str, connector: str, stream: str, native_ids: Iterable[str]
 ) -> dict[str, IdMapEntry]:
+    """Rows by native id. The entity is part of the key: one native record may be the source
+    of records of several entities (a Repzo invoice with return items is an invoice and a
+    credit note; an ERP item is a product and a variant)."""
     wanted = list(dict.fromkeys(native_ids))
     found: dict[str, IdMapEntry] = {}
     for start in range(0, len(wanted), CHUNK):
@@ -35,6 +38,7 @@ def by_native(
             select(IdMapEntry).where(
                 IdMapEntry.connector == connector,
                 IdMapEntry.stream == stream,
+                IdMapEntry.entity == entity,
                 IdMapEntry.native_id.in_(wanted[start : start + CHUNK]),
             )
         )
@@ -112,14 +116,24 @@ def other_sides(
 
 
 def mark_seen(
-    session: Session, connector: str, stream: str, native_ids: Iterable[str], run_id: str
+    session: Session,
+    entity: str,
+    connector: str,
+    stream: str,
+    native_ids: Iterable[str],
+    run_id: str,
 ) -> None:
     """These records were in this run's complete listing of the source (mirror mode)."""
-    _update_natives(session, connector, stream, native_ids, last_seen_run=run_id)
+    _update_natives(session, entity, connector, stream, native_ids, last_seen_run=run_id)
 
 
 def _update_natives(
-    session: Session, connector: str, stream: str, native_ids: Iterable[str], **values: Any
+    session: Session,
+    entity: str,
+    connector: str,
+    stream: str,
+    native_ids: Iterable[str],
+    **values: Any,
 ) -> None:
     wanted = list(dict.fromkeys(native_ids))
     for start in range(0, len(wanted), CHUNK):
@@ -128,20 +142,22 @@ def _update_natives(
             .where(
                 IdMapEntry.connector == connector,
                 IdMapEntry.stream == stream,
+                IdMapEntry.entity == entity,
                 IdMapEntry.native_id.in_(wanted[start : start + CHUNK]),
             )
             .values(**values)
         )
 
 
-def live_count(session: Session, connector: str, stream: str) -> int:
-    """Records of a connector stream the id map knows and that are not deleted."""
+def live_count(session: Session, entity: str, connector: str, stream: str) -> int:
+    """Records of an entity in a connector stream the id map knows and that are not deleted."""
     count = session.scalar(
         select(func.count())
         .select_from(IdMapEntry)
         .where(
             IdMapEntry.connector == connector,
             IdMapEntry.stream == stream,
+            IdMapEntry.entity == entity,
             IdMapEntry.deleted.is_(False),
         )
     )
@@ -232,6 +248,7 @@ class Resolver:
         self.streams = streams
         self._to_canonical = _Cache()
         self._to_native = _Cache()
+        self._by_key = _Cache()
 
     def prefetch_native(self, pairs: Iterable[tuple[str, str]]) -> None:
         by_entity: dict[str, list[str]] = {}
@@ -242,7 +259,7 @@ class Resolver:
             return
         with self._session() as session:
             for entity, natives in by_entity.items():
-                rows = by_native(session, self.connector, self.streams[entity], natives)
+                rows = by_native(session, entity, self.connector, self.streams[entity], natives)
                 for native in natives:
                     row = rows.get(native)
                     self._to_canonical[(entity, native)] = row.canonical_id if row else None
@@ -278,6 +295,27 @@ class Resolver:
             self.prefetch_canonical([(entity, canonical_id)])
         return self._to_native.get((entity, canonical_id))
 
+    def key_to_canonical(self, entity: str, natural_key: str) -> str | None:
+        """The canonical id of the record of ``entity`` whose natural key (a document number)
+        is ``natural_key`` in this connector; ``unsynced:<key>`` when syncer has not seen it."""
+        cached = self._by_key.get((entity, natural_key))
+        if cached is None and entity in self.streams:
+            with self._session() as session:
+                cached = session.scalar(
+                    select(IdMapEntry.canonical_id)
+                    .where(
+                        IdMapEntry.connector == self.connector,
+                        IdMapEntry.stream == self.streams[entity],
+                        IdMapEntry.natural_key == natural_key,
+                        IdMapEntry.entity == entity,
+                    )
+                    .order_by(IdMapEntry.id)
+                    .limit(1)
+                )
+            if cached is not None:
+                self._by_key[(entity, natural_key)] = cached
+        return cached or f"{UNSYNCED}{natural_key}"
+
     def learn(self, entity: str, native_id: str, canonical_id: str) -> None:
         """A record just linked in this run: references to it resolve at once."""
         self._to_canonical[(entity, native_id)] = canonical_id
@@ -290,7 +328,7 @@ class Resolver:
                 del cache[key]
 
 
-def written_by(session: Session, connector: str, stream: str, flow: str) -> list[str]:
+def written_by(session: Session, entity: str, connector: str, stream: str, flow: str) -> list[str]:
     """Native ids of the records of a connector stream that ``flow`` wrote and that nobody
     has read back since (their ``origin``)."""
     return list(
@@ -299,6 +337,7 @@ def written_by(session: Session, connector: str, stream: str, flow: str) -> list
             .where(
                 IdMapEntry.connector == connector,
                 IdMapEntry.stream == stream,
+                IdMapEntry.entity == entity,
                 IdMapEntry.origin == flow,
             )
             .order_by(IdMapEntry.id)
@@ -318,19 +357,20 @@ def read_back(session: Session, row_ids: Iterable[int]) -> None:
 
 
 def read_back_natives(
-    session: Session, connector: str, stream: str, native_ids: Iterable[str]
+    session: Session, entity: str, connector: str, stream: str, native_ids: Iterable[str]
 ) -> None:
     """:func:`read_back` by native id."""
-    _update_natives(session, connector, stream, native_ids, origin=None)
+    _update_natives(session, entity, connector, stream, native_ids, origin=None)
 
 
-def any_written_by(session: Session, connector: str, stream: str, flow: str) -> bool:
+def any_written_by(session: Session, entity: str, connector: str, stream: str, flow: str) -> bool:
     """Whether :func:`written_by` would find anything."""
     found = session.scalar(
         select(IdMapEntry.id)
         .where(
             IdMapEntry.connector == connector,
             IdMapEntry.stream == stream,
+            IdMapEntry.entity == entity,
             IdMapEntry.origin == flow,
         )
         .limit(1)

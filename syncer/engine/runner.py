@@ -27,7 +27,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -51,14 +51,16 @@ from syncer.connector import (
 from syncer.engine import abandoned, conflicts, cursor, deadletters, idmap, leases
 from syncer.engine.context import EngineContext
 from syncer.engine.deadletters import Failure
+from syncer.engine.filters import source_filters, takes
 from syncer.engine.idmap import Resolver
 from syncer.engine.repzo_logs import RunLogs
 from syncer.engine.snapshots import changed_fields, merged, snapshot
 from syncer.errors import OutOfMemory, RecordError, SuspectListing, SyncerError
 from syncer.logs import get_logger, log_context
-from syncer.mapping.errors import MappingError, UnresolvedReference
+from syncer.mapping.errors import MappingError, RecordRefused, UnresolvedReference
 from syncer.mapping.hashing import content_hash
-from syncer.mapping.mapping import CanonicalRecord, CompiledMapping, MappingContext
+from syncer.mapping.mapping import CanonicalRecord, CompiledMapping, MappingContext, Rounded
+from syncer.mapping.paths import dig
 from syncer.remote.budget import current_run, note_progress, run_scope
 from syncer.remote.errors import (
     FatalRemoteError,
@@ -76,7 +78,8 @@ log = get_logger(__name__)
 SETTLE_CHUNK = 200
 """Keys per lookup when a pair's flow reads back what the other half wrote."""
 
-DOCUMENTS = frozenset({"invoice", "payment", "credit_note"})
+ROUNDING_SHOWN = 3
+"""Rounded values a run's summary names (it counts them all)."""
 
 
 @dataclass(slots=True)
@@ -91,6 +94,8 @@ class Counts:
     conflicts: int = 0
     echoes: int = 0
     """Unchanged records that were the engine's own writes read back (part of ``unchanged``)."""
+    rounded: int = 0
+    """Values a write rounded to what the target keeps (0.0004 to Repzo's thousandths)."""
 
     def as_body(self) -> dict[str, int]:
         return {
@@ -102,6 +107,7 @@ class Counts:
             "failed": self.failed,
             "deleted": self.deleted,
             "conflicts": self.conflicts,
+            "rounded": self.rounded,
         }
 
 
@@ -120,6 +126,8 @@ class RunResult:
     finished_at: datetime | None = None
     read_back: bool = False
     """The pass that only read back what the other half of the pair wrote."""
+    rounding: list[str] = field(default_factory=list)
+    """The first few values a write rounded (``lines[0].discount 0.0005 -> 0.001``)."""
 
     @property
     def label(self) -> str:
@@ -209,6 +217,7 @@ class FlowRun:
         self.target_mapping: CompiledMapping = self.binding.target
         self.fields = self.binding.fields
         self.entity = self.source_mapping.entity
+        self.filters = source_filters(flow, self.source_mapping)
         self.source = context.connector(flow.source.connector)
         self.target = context.connector(flow.target.connector)
         self.source_info = context.stream_info(flow.source.connector, flow.source.stream)
@@ -223,8 +232,9 @@ class FlowRun:
         self.source_context = MappingContext(
             context.variables(flow.source.connector), self.source_refs
         )
+        self.rounding: list[str] = []
         self.target_context = MappingContext(
-            context.variables(flow.target.connector), self.target_refs
+            context.variables(flow.target.connector), self.target_refs, self._rounded
         )
         self.pair = context.pair_of(flow)
         self.write_back = context.write_back(flow)
@@ -327,6 +337,18 @@ class FlowRun:
             started,
             finished,
             read_back=self.settle_only,
+            rounding=self.rounding,
+        )
+
+    def _rounded(self, rounded: Rounded) -> None:
+        self.counts.rounded += 1
+        if len(self.rounding) < ROUNDING_SHOWN:
+            self.rounding.append(f"{rounded.field} {rounded.given} -> {rounded.written}")
+        log.warning(
+            "a value was rounded to what the target keeps",
+            field=rounded.field,
+            given=str(rounded.given),
+            written=str(rounded.written),
         )
 
     def _died(self, error: Exception) -> SyncerError | None:
@@ -471,7 +493,9 @@ class FlowRun:
             # Mirror mode has its own check of an emptied listing, which a person can
             # override (--allow-mass-delete).
             if scan is not None and self.source_info.from_files and not listing:
-                known = idmap.live_count(session, flow.source.connector, flow.source.stream)
+                known = idmap.live_count(
+                    session, self.entity, flow.source.connector, flow.source.stream
+                )
                 scan.request = dataclasses.replace(scan.request, known=known)
         if scan is not None:
             log.info(
@@ -574,7 +598,12 @@ class FlowRun:
         def progress(session: Session) -> None:
             if seen:
                 idmap.mark_seen(
-                    session, self.flow.source.connector, self.flow.source.stream, seen, self.run_id
+                    session,
+                    self.entity,
+                    self.flow.source.connector,
+                    self.flow.source.stream,
+                    seen,
+                    self.run_id,
                 )
             if not damaged:  # never checkpoint past a record that could not be read
                 cursor.save_progress(
@@ -610,7 +639,9 @@ class FlowRun:
         on_commit: Callable[[Session], None] | None = None,
     ) -> list[_Item]:
         """Sync a batch of native source records (a page, or dead letters being retried)."""
-        items, failures = self._map(self._last_of_each(records))
+        records, failures = self._filtered(records)
+        items, mapped_failures = self._map(self._last_of_each(records))
+        failures.extend(mapped_failures)
         failures.extend(extra_failures)
         changed = self._changed(items)
         self._reserve(changed)
@@ -629,6 +660,28 @@ class FlowRun:
         if fatal is not None:
             raise fatal  # after the commit: what the target accepted is recorded first
         return items
+
+    def _filtered(self, records: Sequence[Record]) -> tuple[Sequence[Record], list[Failure]]:
+        """The records the flow's ``filter`` and its source mapping's let through. The others
+        are skipped and left alone; a record a filter fails on (a field of the wrong type) is a
+        dead letter, since syncer cannot tell whether it belongs to this flow."""
+        if not self.filters:
+            return records, []
+        kept: list[Record] = []
+        failures: list[Failure] = []
+        for record in records:
+            wanted, problem = takes(self.filters, record)
+            if problem is not None:
+                try:
+                    key = self.source_mapping.native_id(record)
+                except MappingError:
+                    key = str(record.get(LOCATION_FIELD) or "?")
+                failures.append(Failure(key, problem, "mapping", record, "filter"))
+            elif wanted:
+                kept.append(record)
+            else:
+                self.counts.skipped += 1
+        return kept, failures
 
     async def _keep_what_was_written(self, changed: list[_Item], partial: PartialWrite) -> None:
         """A write that ended part way: record the records the target answered for (their
@@ -715,7 +768,7 @@ class FlowRun:
             try:
                 canonical = mapping.read(record, self.source_context)
             except UnresolvedReference as error:
-                failures.append(Failure(key, error.reason, "reference", record, error.field))
+                failures.append(self._waiting(key, error, record))
                 continue
             except RecordError as error:
                 failures.append(Failure(key, error.reason, "mapping", record, error.field))
@@ -725,6 +778,7 @@ class FlowRun:
         with self.context.store.session() as session:
             rows = idmap.by_native(
                 session,
+                self.entity,
                 self.flow.source.connector,
                 self.flow.source.stream,
                 [i.native_id for i in items],
@@ -819,6 +873,7 @@ class FlowRun:
                     stream=source.stream,
                     native_id=item.native_id,
                     snapshot=None,
+                    natural_key=self._natural_key(item),
                 )
 
     async def _counterparts(self, items: list[_Item]) -> None:
@@ -845,7 +900,7 @@ class FlowRun:
         for path, wanted in by_lookup.items():
             found = await self.target.lookup(self.flow.target.stream, path, list(wanted))
             for record in found:
-                value = _dig(record, path)
+                value = dig(record, path)
                 for item in wanted.get(str(value), []):
                     item.found = self.target_mapping.native_id(record)
 
@@ -890,15 +945,21 @@ class FlowRun:
                     canonical_id=canonical_id,
                 )
             except UnresolvedReference as error:
-                item.failure = Failure(
-                    item.key, error.reason, "reference", item.native, error.field
-                )
+                item.failure = self._waiting(item.key, error, item.native)
+                continue
+            except RecordRefused as error:
+                item.failure = Failure(item.key, error.reason, "refused", item.native, error.field)
                 continue
             except RecordError as error:
                 item.failure = Failure(item.key, error.reason, "mapping", item.native, error.field)
                 continue
             item.written_fields = frozenset(fields)
             item.op = WriteOp(kind, native, ref=item.key, native_id=existing, lookup=item.lookup)
+
+    def _waiting(self, key: str, error: UnresolvedReference, record: Record) -> Failure:
+        """A record that waits for one it refers to, with who would bring that one."""
+        reason = f"{error.reason} ({self.context.who_links(self.flow, error.entity)})"
+        return Failure(key, reason, "reference", record, error.field)
 
     def _one_target_each(self, items: list[_Item]) -> None:
         """Before anything is written: records of the source that would land on one target
@@ -943,7 +1004,11 @@ class FlowRun:
             return
         with self.context.store.session() as session:
             taken = idmap.by_native(
-                session, self.flow.target.connector, self.flow.target.stream, list(new_links)
+                session,
+                self.entity,
+                self.flow.target.connector,
+                self.flow.target.stream,
+                list(new_links),
             )
             owners = {row.canonical_id for row in taken.values()}
             others = idmap.other_sides(
@@ -1156,14 +1221,15 @@ class FlowRun:
             self.source_context,
             frozenset(),
             canonical_id=item.row.canonical_id,
+            target_key=result.native_id,
         )
         missing: dict[str, Any] = {}
         different: dict[str, tuple[Any, Any]] = {}
         for path, _ in self.source_mapping.identity:
-            ours = _dig(keys, path.text)
+            ours = dig(keys, path.text)
             if ours is None:
                 continue
-            there = _dig(item.native, path.text)
+            there = dig(item.native, path.text)
             if there in (None, ""):
                 missing[path.text] = ours
             elif there != ours:
@@ -1239,6 +1305,7 @@ class FlowRun:
                     flow.source.stream,
                     failure,
                     self.run_id,
+                    reference_wait=flow.reference_wait,
                 )
                 self.counts.failed += 1
                 if len(self.failed_records) < 100:
@@ -1282,7 +1349,9 @@ class FlowRun:
         if not natives:
             return {}
         flow = self.flow
-        rows = idmap.by_native(session, flow.target.connector, flow.target.stream, natives)
+        rows = idmap.by_native(
+            session, self.entity, flow.target.connector, flow.target.stream, natives
+        )
         return {native: row.canonical_id for native, row in rows.items()}
 
     def _clash(self, item: _Item, taken: dict[str, str]) -> Failure | None:
@@ -1335,6 +1404,9 @@ class FlowRun:
         source_row.native_updated_at = _text(item.canonical.updated_at)
         source_row.origin = None
         source_row.deleted = item.canonical.deleted
+        natural_key = self._natural_key(item)
+        if natural_key is not None:
+            source_row.natural_key = natural_key
         result = item.result
         target_native = self._linked_native(item)
         if target_native is None:
@@ -1359,10 +1431,18 @@ class FlowRun:
             else None,
             origin=flow.name if item.op is not None else None,
             deleted=item.canonical.deleted,
+            **({"natural_key": natural_key} if natural_key is not None else {}),
         )
         self.target_refs.learn(self.entity, target_row.native_id, canonical_id)
         self.source_refs.learn(self.entity, item.native_id, canonical_id)
         self._count(item)
+
+    def _natural_key(self, item: _Item) -> str | None:
+        """The record's natural key (a document number, a code), kept in the id map so that
+        other records can refer to it by that key (``by:`` in a mapping)."""
+        name = self.model.natural_key
+        value = item.values.get(name) if name else None
+        return None if value in (None, "") else str(value)[:255]
 
     def _count(self, item: _Item) -> None:
         if item.result is not None:
@@ -1387,10 +1467,11 @@ class FlowRun:
         Records of a source a person can fix (files) are read again from the source, so a
         fixed file fixes its dead letters; others are retried from the payload kept with
         them (the source may no longer have them)."""
-        now = utcnow() + (timedelta(days=36_500) if force else timedelta(0))
         from_files = self.source_info.from_files
         with self.context.store.session() as session:
-            letters = deadletters.due(session, self.flow.name, now, include_read=from_files)
+            letters = deadletters.due(
+                session, self.flow.name, utcnow(), include_read=from_files, everything=force
+            )
             keys = {letter.record_key for letter in letters}
             payloads = [letter.payload for letter in letters if letter.payload]
         if not keys:
@@ -1460,7 +1541,9 @@ class FlowRun:
             return
         source = self.flow.source
         with self.context.store.session() as session:
-            natives = idmap.written_by(session, source.connector, source.stream, self.pair.reverse)
+            natives = idmap.written_by(
+                session, self.entity, source.connector, source.stream, self.pair.reverse
+            )
         if not natives:
             return
         log.info("reading back what the other half of the pair wrote", records=len(natives))
@@ -1474,7 +1557,9 @@ class FlowRun:
                 await self.process(records)
             with self._fenced() as session:
                 # Gone since (deleted, merged): the next scans say what became of them.
-                idmap.read_back_natives(session, source.connector, source.stream, chunk)
+                idmap.read_back_natives(
+                    session, self.entity, source.connector, source.stream, chunk
+                )
 
     async def _mirror(self) -> None:
         """After a complete, clean listing: records the source no longer has are disabled in
@@ -1496,12 +1581,15 @@ class FlowRun:
             )
             return
         with self.context.store.session() as session:
-            present = idmap.live_count(session, flow.source.connector, flow.source.stream)
+            present = idmap.live_count(
+                session, self.entity, flow.source.connector, flow.source.stream
+            )
             gone = list(
                 session.scalars(
                     select(IdMapEntry).where(
                         IdMapEntry.connector == flow.source.connector,
                         IdMapEntry.stream == flow.source.stream,
+                        IdMapEntry.entity == self.entity,
                         IdMapEntry.deleted.is_(False),
                         (IdMapEntry.last_seen_run.is_(None))
                         | (IdMapEntry.last_seen_run != self.run_id),
@@ -1610,13 +1698,6 @@ def _side_names(rows: Sequence[IdMapEntry], canonical_id: str) -> str:
     if not rows:
         return f"another record (canonical id {canonical_id})"
     return " and ".join(f"{row.connector}.{row.stream} {row.native_id}" for row in rows)
-
-
-def _dig(record: Any, path: str) -> Any:
-    value = record
-    for part in path.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
 
 
 def _time(value: Any) -> datetime | None:

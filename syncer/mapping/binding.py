@@ -23,9 +23,11 @@ class FlowMappings:
 
     @property
     def fields(self) -> frozenset[str]:
-        """Canonical fields the flow carries: read by the source and written by the target.
-        Change detection and echo suppression hash exactly these."""
-        return self.source.read_fields & self.target.write_fields
+        """Canonical fields the flow carries: read by the source and written by the target
+        (or checked by one of its ``refuse`` rules, so a record that comes to need refusing is
+        refused then). Change detection and echo suppression hash exactly these."""
+        refused = {refusal.field for refusal in self.target.refusals}
+        return self.source.read_fields & (self.target.write_fields | refused)
 
 
 def template_variables(settings: ConnectorSettings) -> dict[str, Any]:
@@ -239,7 +241,7 @@ def _side(
     if unknown is not None:
         issue((*where, "stream"), unknown)
         return None
-    path = config.resolve(ref.mapping) if ref.mapping else catalog.find(kind, ref.stream)
+    path = _named(config, catalog, ref.mapping) if ref.mapping else catalog.find(kind, ref.stream)
     if path is None:
         looked = ", ".join(str(d / kind) for d in catalog.directories)
         close = " or ".join(
@@ -253,7 +255,12 @@ def _side(
         )
         return None
     if not path.is_file():
-        issue((*where, "mapping"), f"mapping file {path} not found")
+        shipped = ", ".join(str(d) for d in catalog.directories)
+        issue(
+            (*where, "mapping"),
+            f"mapping file {path} not found (a relative name is looked up next to the "
+            f"configuration, then in the mappings directories: {shipped})",
+        )
         return None
     loaded = catalog.load(path, set(connector_type.settings_model.model_fields))
     issues.extend(loaded.issues)
@@ -268,6 +275,18 @@ def _side(
         )
         return None
     return mapping
+
+
+def _named(config: SyncerConfig, catalog: MappingCatalog, name: Path) -> Path:
+    """The file a flow's ``mapping:`` names: a path next to the configuration, or else a file
+    of the mappings directories (``repzo/fullinvoices.returns.yaml`` is shipped)."""
+    beside = config.resolve(name)
+    if beside.is_file() or name.is_absolute():
+        return beside
+    for directory in catalog.directories:
+        if (directory / name).is_file():
+            return directory / name
+    return beside
 
 
 def _unknown_stream(connector_type: object, ref: StreamRef) -> str | None:

@@ -12,7 +12,14 @@ from pydantic import BaseModel
 
 from syncer.canonical import ENTITIES, CanonicalModel, LineModel
 from syncer.mapping.expressions import Expression, ExpressionError
-from syncer.mapping.mapping import CANONICAL_ID, CompiledMapping, FieldRule, Template
+from syncer.mapping.mapping import (
+    CANONICAL_ID,
+    TARGET_KEY,
+    CompiledMapping,
+    FieldRule,
+    Refusal,
+    Template,
+)
 from syncer.mapping.paths import Path, PathError
 from syncer.mapping.spec import FieldSpec, MappingSpec, TransformSpec
 from syncer.mapping.transforms import ParameterError, Transform, build
@@ -63,7 +70,11 @@ class _Compiler:
             if path is not None:
                 constants.append((path, value))
         carry = [p for i, text in enumerate(spec.carry) if (p := self.path(("carry", i), text))]
-        if model is None or key is None or rules is None:
+        only = self.expression(("filter",), spec.filter, {"record"})
+        refusals = self.refusals(spec, model)
+        if model is None or key is None or rules is None or refusals is None:
+            return None
+        if spec.filter is not None and only is None:
             return None
         read_fields = frozenset(rule.name for rule in rules if rule.reads)
         write_fields = frozenset(rule.name for rule in rules if rule.writes)
@@ -81,11 +92,31 @@ class _Compiler:
             identity=tuple(identity),
             constants=tuple(constants),
             carry=tuple(carry),
+            filter=only,
+            refusals=tuple(refusals),
             read_fields=read_fields,
             write_fields=write_fields,
             missing_required=frozenset(required - read_fields),
             nested_fields=frozenset(r.name for r in rules if r.each is not None and r.reads),
         )
+
+    def refusals(
+        self, spec: MappingSpec, model: type[CanonicalModel] | None
+    ) -> list[Refusal] | None:
+        found: list[Refusal] = []
+        ok = True
+        for index, entry in enumerate(spec.refuse):
+            at: KeyPath = ("refuse", index)
+            when = self.expression((*at, "when"), entry.when, {"record"})
+            known = set(model.model_fields) - RESERVED if model is not None else None
+            if known is not None and entry.field not in known:
+                self.issue((*at, "field"), unknown_name("field", entry.field, sorted(known)))
+                ok = False
+            if when is None:
+                ok = False
+            else:
+                found.append(Refusal(when, entry.field, entry.reason))
+        return found if ok else None
 
     def template(self, where: KeyPath, text: str, fields: set[str] | None) -> Template | None:
         """``fields``: the entity's fields (None: the entity is unknown, so names are not
@@ -97,7 +128,7 @@ class _Compiler:
             return None
         if fields is None:
             return template
-        known = sorted(fields | self.variables | {CANONICAL_ID})
+        known = sorted(fields | self.variables | {CANONICAL_ID, TARGET_KEY})
         unknown = sorted(template.names - set(known))
         if unknown:
             names = ", ".join(f"{name!r}{suggestion(name, known)}" for name in unknown)
@@ -199,6 +230,8 @@ class _Compiler:
                 f"entity, so the reference could never be resolved; add one",
             )
             ok = False
+        if spec.by is not None:
+            ok = self._by_key(at, spec, writes) and ok
         each = line_model = None
         if spec.each is not None:
             line_model = _line_model(model, name) if model is not None else None
@@ -223,6 +256,8 @@ class _Compiler:
             inverse_map=inverse,
             transforms=tuple(transforms),
             ref=spec.ref,
+            ref_by_key=spec.by is not None,
+            exact=spec.exact,
             read_expr=read_expr,
             write_expr=write_expr,
             has_default="default" in spec.model_fields_set,
@@ -230,6 +265,27 @@ class _Compiler:
             each=each,
             line_model=line_model,
         )
+
+    def _by_key(self, at: KeyPath, spec: FieldSpec, writes: bool) -> bool:
+        """``by:`` names the referenced entity's natural key, on a field that is only read
+        (a natural key cannot be written back as an id)."""
+        if spec.ref is None:
+            self.issue((*at, "by"), "by: goes with ref: (the entity the field refers to)")
+            return False
+        model = ENTITIES.get(spec.ref)
+        if model is None:
+            return False  # reported with ref
+        if spec.by != model.natural_key:
+            key = f"by: {model.natural_key}" if model.natural_key else "nothing: it has none"
+            self.issue(
+                (*at, "by"),
+                f"a {spec.ref} is found by its natural key, so expected {key}",
+            )
+            return False
+        if writes:
+            self.issue((*at, "by"), "a reference by natural key is read only: add direction: read")
+            return False
+        return True
 
     def transform(self, where: KeyPath, entry: TransformSpec) -> Transform | None:
         if isinstance(entry, str):

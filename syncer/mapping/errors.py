@@ -24,3 +24,8 @@ class UnresolvedReference(MappingError):
             record_key=record_key,
             field=field,
         )
+
+
+class RecordRefused(MappingError):
+    """A record the target's mapping refuses to write as it is (its ``refuse:`` rules): only a
+    new version of the record can change that, so it is not retried on a schedule."""

@@ -32,6 +32,7 @@ from typing import Any, NoReturn
 import simpleeval
 from simpleeval import DEFAULT_OPERATORS, EvalWithCompoundTypes
 
+from syncer.canonical.documents import line_discount, money
 from syncer.canonical.numbers import (
     CONTEXT,
     MAX_EXPONENT,
@@ -218,6 +219,32 @@ def _round(number: Any, ndigits: Any = None) -> Any:
     return bounded_number(round(number, ndigits))
 
 
+def _money(value: Any) -> Decimal:
+    """An amount at documents' resolution, 0.001, half up as accountants round (``round`` is
+    Python's, half to even)."""
+    return money(_decimal(value))
+
+
+def _line_discount(
+    quantity: Any, unit_price: Any, total: Any, tax: Any, tax_included: Any, nominal: Any
+) -> Decimal:
+    return line_discount(
+        _decimal(quantity),
+        _decimal(unit_price),
+        _decimal(total),
+        _decimal(tax),
+        bool(tax_included),
+        _decimal(nominal),
+    )
+
+
+def _sum(values: Any, start: Any = 0) -> Any:
+    total = start
+    for value in values:
+        total = bounded_number(total + value)
+    return total
+
+
 FUNCTIONS: dict[str, Any] = {
     "str": str,
     "int": _int,
@@ -228,6 +255,9 @@ FUNCTIONS: dict[str, Any] = {
     "min": min,
     "max": max,
     "len": len,
+    "sum": _sum,
+    "money": _money,
+    "line_discount": _line_discount,
     "bool": bool,
     "lower": lambda text: str(text).lower(),
     "upper": lambda text: str(text).upper(),
@@ -639,7 +669,13 @@ class Expression:
             for node in ast.walk(self._tree)
             if isinstance(node, ast.Name) and not isinstance(getattr(node, "ctx", None), ast.Store)
         }
-        unknown = sorted(used - names - set(FUNCTIONS))
+        # Names a comprehension binds (``for line in record["items"]``) are its own.
+        bound = {
+            node.id
+            for node in ast.walk(self._tree)
+            if isinstance(node, ast.Name) and isinstance(getattr(node, "ctx", None), ast.Store)
+        }
+        unknown = sorted(used - bound - names - set(FUNCTIONS))
         if unknown:
             raise ExpressionError(
                 text,

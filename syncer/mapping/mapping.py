@@ -8,7 +8,7 @@ raises :class:`MappingError` naming the record and the field; the engine dead-le
 from __future__ import annotations
 
 import string
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
@@ -18,8 +18,8 @@ from pydantic import BaseModel, ValidationError
 from syncer.canonical import CanonicalModel
 from syncer.canonical.numbers import MAX_EXPONENT, NumberOutOfBounds, shown
 from syncer.connector import LOCATION_FIELD
-from syncer.mapping.errors import MappingError, UnresolvedReference
-from syncer.mapping.expressions import Expression
+from syncer.mapping.errors import MappingError, RecordRefused, UnresolvedReference
+from syncer.mapping.expressions import Expression, ExpressionError
 from syncer.mapping.paths import MISSING, Path
 from syncer.mapping.transforms import Transform, TransformValueError, to_decimal, to_float, to_int
 
@@ -31,6 +31,11 @@ holds a record up; written to a target that does need it, it is an UnresolvedRef
 CANONICAL_ID = "canonical_id"
 """Template name of the record's canonical id (``identity: {external_ref: "{canonical_id}"}``):
 a key any target can keep to find a record it was sent before."""
+TARGET_KEY = "target_key"
+"""Template name of the key the target gave the record syncer created there, known only when
+that key is written back to the source (``identity: {integration_meta.erp_id:
+"{target_key}"}`` keeps an ERP's invoice number on the Repzo invoice); an entry that uses it
+is left out everywhere else."""
 
 
 class RefResolver(Protocol):
@@ -39,6 +44,8 @@ class RefResolver(Protocol):
     def to_canonical(self, entity: str, native_id: str) -> str | None: ...
 
     def to_native(self, entity: str, canonical_id: str) -> str | None: ...
+
+    def key_to_canonical(self, entity: str, natural_key: str) -> str | None: ...
 
 
 class PassThroughRefs:
@@ -51,12 +58,50 @@ class PassThroughRefs:
     def to_native(self, entity: str, canonical_id: str) -> str | None:
         return canonical_id
 
+    def key_to_canonical(self, entity: str, natural_key: str) -> str | None:
+        return natural_key
+
+
+@dataclass(frozen=True, slots=True)
+class Rounded:
+    """A value a write rounded to what the target keeps."""
+
+    field: str
+    given: Any
+    written: Any
+
 
 @dataclass(frozen=True, slots=True)
 class MappingContext:
     variables: Mapping[str, Any] = field(default_factory=dict)
     """Connector settings templates may use (``{namespace}``)."""
     refs: RefResolver = field(default_factory=PassThroughRefs)
+    rounded: Callable[[Rounded], None] | None = None
+    """Told of every value a write rounds (unless its field is ``exact``, which refuses)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A record a target mapping cannot write (the file's ``refuse:``)."""
+
+    when: Expression
+    field: str
+    reason: str
+
+    def check(self, values: Mapping[str, Any], record_key: str | None) -> None:
+        try:
+            refused = self.when({"record": values})
+        except ExpressionError as error:
+            raise MappingError(
+                f"the refuse rule {error.problem}", record_key=record_key, field=self.field
+            ) from None
+        if refused:
+            shown_value = values.get(self.field)
+            raise RecordRefused(
+                f"{self.reason} ({self.field} is {shown_value})",
+                record_key=record_key,
+                field=self.field,
+            )
 
 
 @dataclass(slots=True)
@@ -73,8 +118,16 @@ class CanonicalRecord:
     deleted: bool = False
 
 
+def _as_text(value: Any) -> str:
+    """Text of an identifier: a cheque number Repzo sends as the number 1002345 (or
+    1002345.0) is "1002345", never "1002345.0"."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    return value if isinstance(value, str) else str(value)
+
+
 CASTS: dict[str, Any] = {
-    "str": str,
+    "str": _as_text,
     "int": to_int,
     "float": to_float,
     "decimal": to_decimal,
@@ -134,6 +187,10 @@ class FieldRule:
     inverse_map: dict[Any, Any] | None = None
     transforms: tuple[Transform, ...] = ()
     ref: str | None = None
+    ref_by_key: bool = False
+    """The reference holds the other record's natural key, not its native id."""
+    exact: bool = False
+    """Refuse a write that would round the value."""
     read_expr: Expression | None = None
     write_expr: Expression | None = None
     has_default: bool = False
@@ -176,7 +233,10 @@ class FieldRule:
                 ) from None
         if self.ref is not None:
             native = str(raw)
-            resolved = context.refs.to_canonical(self.ref, native)
+            if self.ref_by_key:
+                resolved = context.refs.key_to_canonical(self.ref, native)
+            else:
+                resolved = context.refs.to_canonical(self.ref, native)
             if resolved is None:
                 raise UnresolvedReference(self.ref, native, field=self.name)
             raw = resolved
@@ -208,15 +268,38 @@ class FieldRule:
                     value = self.inverse_map[_key(value)]
                 except KeyError:
                     raise TransformValueError(f"no native value maps to {value!r}") from None
+            given = value
             for transform in reversed(self.transforms):
                 assert transform.write is not None  # compile refuses it on written fields
                 value = transform.write(value)
+            if any(transform.rounds for transform in self.transforms):
+                self._check_rounding(given, value, context)
             if self.cast is not None:
                 value = CASTS[self.cast](value)
         if self.write_expr is not None:
             value = self.write_expr({"value": value, "record": values})
         assert self.path is not None
         self.path.set(out, value)
+
+    def _check_rounding(self, given: Any, written: Any, context: MappingContext) -> None:
+        """What the write gives the target, read back, against what it was given: a
+        difference is a rounding (0.0004 to Repzo is 0)."""
+        back = written
+        for transform in self.transforms:
+            back = transform.read(back)
+        try:
+            same = to_decimal(back) == to_decimal(given)
+        except TransformValueError:
+            return
+        if same:
+            return
+        if self.exact:
+            raise TransformValueError(
+                f"{given} cannot be written exactly: the target keeps {back} "
+                "(exact: true in the mapping)"
+            )
+        if context.rounded is not None:
+            context.rounded(Rounded(self.name, given, back))
 
 
 def _key(value: Any) -> Any:
@@ -270,6 +353,10 @@ class CompiledMapping:
     identity: tuple[tuple[Path, Template], ...]
     constants: tuple[tuple[Path, Any], ...]
     carry: tuple[Path, ...]
+    filter: Expression | None = None
+    """Which native records this mapping describes, as a source (the file's ``filter``)."""
+    refusals: tuple[Refusal, ...] = ()
+    """Records this mapping cannot write, as a target (the file's ``refuse``)."""
     read_fields: frozenset[str] = frozenset()
     write_fields: frozenset[str] = frozenset()
     missing_required: frozenset[str] = frozenset()
@@ -318,7 +405,7 @@ class CompiledMapping:
         """(entity, native id) of the top-level references in a native record, so a caller
         can resolve a whole page's references at once."""
         for rule in self.rules:
-            if rule.ref is None or not rule.reads:
+            if rule.ref is None or not rule.reads or rule.ref_by_key:
                 continue
             if rule.read_expr is not None:
                 try:
@@ -407,9 +494,13 @@ class CompiledMapping:
         *,
         record_key: str | None = None,
         canonical_id: str | None = None,
+        target_key: str | None = None,
     ) -> dict[str, Any]:
         """Canonical -> native. Only ``fields`` are written (by default every field this
         mapping writes): a field the source does not know must not overwrite the target's."""
+        if fields is None or fields:  # not for the keys alone (a write-back)
+            for refusal in self.refusals:
+                refusal.check(values, record_key)
         chosen = self.write_fields if fields is None else self.write_fields & fields
         out: dict[str, Any] = {
             key: values[name]
@@ -434,6 +525,8 @@ class CompiledMapping:
             except (TransformValueError, ValueError, TypeError, ArithmeticError) as error:
                 raise MappingError(str(error), record_key=record_key, field=rule.name) from None
         variables = _with_id(context.variables, canonical_id)
+        if target_key is not None:
+            variables = {**variables, TARGET_KEY: target_key}
         for path, template in self.identity:
             rendered = template.render(values, variables)
             if rendered is not None:
@@ -524,6 +617,8 @@ def _pydantic_reason(error: Any) -> str:
     cause = (error.get("ctx") or {}).get("error")
     if isinstance(cause, NumberOutOfBounds):
         return str(cause)  # it quotes the value already
+    if error["type"] == "value_error" and cause is not None and not error["loc"]:
+        return str(cause)  # a rule of the whole record (a document that does not add up)
     message = str(error["msg"]).replace("Input should be", "expected")
     value = error.get("input")
     return f"{message}, got {shown(value)}" if not isinstance(value, dict | list) else message

@@ -122,3 +122,13 @@ def parse_path(text: str) -> tuple[str | int, ...]:
     if text.endswith("."):
         raise PathError(f"malformed path {text!r}: it ends with a dot")
     return tuple(parts)
+
+
+def dig(record: Any, dotted: str) -> Any:
+    """The value at a plain dotted path (``integration_meta.id``), None where any part is
+    missing or not an object: for the keys syncer itself reads off records (identity paths),
+    where a full :class:`Path` with indexes and quoting is not needed."""
+    value = record
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value

@@ -74,11 +74,19 @@ class FieldSpec(_Strict):
     ref: str | None = None
     """The field holds another record's native id: resolve it through the id map to that
     entity's canonical id (and back on write)."""
+    by: str | None = None
+    """With ``ref``: the field holds the other record's natural key (its document number,
+    its code) rather than its id, as a Repzo payment names the invoice it settles by serial
+    number. Names that entity's natural-key field (``by: number``); read only."""
     expr: ExpressionSpec | None = None
     direction: Direction = "both"
     """``read``: only native -> canonical; ``write``: only canonical -> native."""
     each: dict[str, FieldEntry] | None = None
     """For a list of sub-records (invoice lines): how each item's fields map."""
+    exact: bool = False
+    """A written amount that the target would round (below Repzo's 0.001, beyond an ERP's
+    places) makes the record a dead letter instead; without it, the rounding is counted and
+    shown in the run's summary."""
     unverified: bool = False
     """The path is not in the connector's published record type (for Repzo, the official
     SDK's types) and is used anyway; ``reason`` must say why."""
@@ -104,6 +112,18 @@ class FieldSpec(_Strict):
         return self
 
 
+class RefuseSpec(_Strict):
+    """A record the target cannot hold as it is: writing it would lose what it means."""
+
+    when: str
+    """An expression over the canonical record (``record``): true when it cannot be written."""
+    field: str
+    """The canonical field at fault, named in the dead letter; a change to it is a change to
+    the record, so a record that comes to need refusing is refused then."""
+    reason: str = Field(min_length=1)
+    """What the target lacks, for the dead letter."""
+
+
 class MappingSpec(_Strict):
     connector: str
     """The connector type (``repzo``, ``erp_stub``, ``csv``...)."""
@@ -123,6 +143,13 @@ class MappingSpec(_Strict):
     """Native path -> value written with every record (strings may use templates)."""
     carry: list[str] = Field(default_factory=list)
     """Native paths copied into the canonical ``extras`` on read and back on write."""
+    filter: str | None = None
+    """An expression over the native record (``record``): which records of the stream this
+    mapping describes, when it is a flow's source. The others are skipped by that flow (a
+    Repzo invoice is an invoice for its sale lines and a credit note for its return lines)."""
+    refuse: list[RefuseSpec] = Field(default_factory=list)
+    """Records this mapping, as a target, refuses to write: each one is a dead letter with
+    the reason (``min_quantity`` on a system that prices from a quantity of 1)."""
     fields: dict[str, FieldEntry]
 
 

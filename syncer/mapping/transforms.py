@@ -54,6 +54,9 @@ class Transform:
     name: str
     read: Callable[[Any], Any]
     write: Callable[[Any], Any] | None
+    rounds: bool = False
+    """Writing may round the value (to Repzo's thousandths, to an ERP's 3 places): the
+    mapping compares what it wrote, read back, with what it was given."""
 
     @property
     def invertible(self) -> bool:
@@ -261,7 +264,7 @@ def money_x1000() -> Transform:
     def write(value: Any) -> int:
         return int(computed("x", Context.multiply, _round(to_decimal(value), 3), THOUSAND))
 
-    return Transform("money_x1000", read, write)
+    return Transform("money_x1000", read, write, rounds=True)
 
 
 def scale(factor: Decimal) -> Transform:
@@ -282,7 +285,7 @@ def decimal_string(places: int | None) -> Transform:
             return f"{_round(number, places):f}"
         return _plain(number)
 
-    return Transform("decimal_string", to_decimal, write)
+    return Transform("decimal_string", to_decimal, write, rounds=places is not None)
 
 
 def _plain(number: Decimal) -> str:

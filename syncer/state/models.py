@@ -61,7 +61,9 @@ class IdMapEntry(Base):
 
     __tablename__ = "id_map"
     __table_args__ = (
-        UniqueConstraint("connector", "stream", "native_id"),
+        # The entity belongs to the key: one native record may be the source of records of
+        # several entities (an invoice with return items is also a credit note).
+        UniqueConstraint("connector", "stream", "entity", "native_id"),
         UniqueConstraint("entity", "canonical_id", "connector", "stream"),
         Index(None, "connector", "stream", "natural_key"),
         Index(None, "entity", "canonical_id"),

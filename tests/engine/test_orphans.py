@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections import Counter
 
 import httpx
-
 from sqlalchemy import delete, select
 
 from syncer.config import load_config
@@ -134,7 +133,14 @@ def test_a_field_edit_survives_an_unrecorded_create_of_its_record(world: World) 
     world.sync(config, "price-lists")
     world.repzo.insert(
         "client",
-        [{"name": "Shop", "client_code": "F-1", "phone": "111", "updatedAt": "2026-11-30T00:00:00Z"}],
+        [
+            {
+                "name": "Shop",
+                "client_code": "F-1",
+                "phone": "111",
+                "updatedAt": "2026-11-30T00:00:00Z",
+            }
+        ],
     )
     [created] = world.sync(config, "customers-repzo-to-erp")
     assert created.counts.created == 1

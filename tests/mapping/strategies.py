@@ -15,12 +15,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import annotated_types
 from hypothesis import strategies as st
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
+
+from syncer.canonical.documents import line_total, money
 
 SKIPPED = frozenset({"extras"})
 """Fields no mapping maps as such (``extras`` is filled by ``carry``)."""
@@ -80,7 +83,37 @@ def model_values(
         for item in info.metadata:
             bounds = bounds.add(item)
         fields[name] = for_type(info.annotation, bounds, ref=name in references, nested=nested)
-    return st.fixed_dictionaries(fields)
+    drawn = st.fixed_dictionaries(fields)
+    if {"lines", "total", "tax_total"} <= set(model.model_fields):
+        return drawn.map(balanced)  # documents must add up (syncer.canonical.documents)
+    return drawn
+
+
+def balanced(values: dict[str, Any]) -> dict[str, Any]:
+    """A drawn document made to add up: each line's total from its amounts, the header's
+    totals from its lines, the subtotal from the header."""
+    lines = []
+    for line in values.get("lines") or []:
+        line = dict(line)
+        # Kept to what a document holds, so the sums stay within the numbers' bounds.
+        line["quantity"] = line["quantity"] % 100_000
+        line["unit_price"] = line["unit_price"] % 1_000_000
+        line["total"] = line_total(SimpleNamespace(**{**DEFAULTS, **line}))
+        lines.append(line)
+    out = {**values, "lines": lines}
+    if lines:
+        out["total"] = sum((line["total"] for line in lines), Decimal(0))
+        out["tax_total"] = sum((money(line.get("tax_amount", 0)) for line in lines), Decimal(0))
+        if "discount_total" in values:
+            out["discount_total"] = sum(
+                (money(line.get("discount", 0)) for line in lines), Decimal(0)
+            )
+    if values.get("subtotal") is not None or "discount_total" in values:
+        out["subtotal"] = out["total"] - out["tax_total"] + out.get("discount_total", 0)
+    return out
+
+
+DEFAULTS = {"discount": Decimal(0), "tax_amount": Decimal(0), "tax_included": False}
 
 
 def for_type(

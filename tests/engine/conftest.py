@@ -175,7 +175,7 @@ MASTER_DATA_FLOWS = ("taxes", "categories", "products", "price-lists", "customer
 
 
 def insert_invoice(world: World, number: str, *, client_id: str | None = None) -> None:
-    """A van-sales invoice in Repzo for the first client and product: 2 x 25.00 + 8.00 tax."""
+    """A van-sales invoice in Repzo for the first client and product: 2 x 2.500 + 0.800 tax."""
     client = world.repzo.documents("client")[0]
     product = world.repzo.documents("product")[0]
     world.repzo.insert(
@@ -198,6 +198,8 @@ def insert_invoice(world: World, number: str, *, client_id: str | None = None) -
                         },
                         "qty": 2,
                         "price": 2500,
+                        "tax_amount": 400,
+                        "tax_total": 800,
                         "line_total": 5800,
                     }
                 ],

@@ -8,6 +8,7 @@ import typer
 
 from syncer import __version__
 from syncer.cli import check, cursors, db, demo, mapping, repzo, review, sandbox, status, sync
+from syncer.cli import reconcile as reconciling
 from syncer.cli.common import LogOverrides
 from syncer.logs import LogFormat, configure_logging
 
@@ -22,6 +23,7 @@ app = typer.Typer(
 app.command("check")(check.check)
 app.command("status")(status.status)
 app.command("sync")(sync.sync)
+app.command("reconcile")(reconciling.reconcile)
 app.command("demo")(demo.demo)
 app.add_typer(cursors.app, name="cursor")
 app.add_typer(db.app, name="db")

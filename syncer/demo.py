@@ -14,6 +14,7 @@ import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +24,11 @@ from rich.table import Table
 
 from connectors.erp_stub.server import ErpStub
 from connectors.repzo.sandbox import RepzoSandbox
+from connectors.repzo.sandbox.documents import Sold, invoice
 from syncer.config import load_config
 from syncer.config.models import SyncerConfig
 from syncer.engine.engine import Engine
+from syncer.engine.reconcile import Report, reconcile
 from syncer.engine.runner import RunResult
 from syncer.state import open_store
 
@@ -38,10 +41,18 @@ ERP_TO_REPZO = (
     "taxes-erp-to-repzo",
     "categories-erp-to-repzo",
     "products-erp-to-repzo",
+    "variants-erp-to-repzo",
     "price-lists-erp-to-repzo",
+    "price-list-lines-erp-to-repzo",
     "customers-erp-to-repzo",
 )
-REPZO_TO_ERP = ("customers-repzo-to-erp", "invoices-repzo-to-erp", "payments-repzo-to-erp")
+REPZO_TO_ERP = (
+    "customers-repzo-to-erp",
+    "invoices-repzo-to-erp",
+    "returns-repzo-to-erp",
+    "payments-repzo-to-erp",
+    "refunds-repzo-to-erp",
+)
 DEMO_APP_ID = "65f0c2a1b3c4d5e6f7a8b9c0"
 """The integration app the demo's logs belong to: the one config.example.yaml names."""
 
@@ -73,6 +84,15 @@ class Demo:
         """Both systems' clocks a minute on: past the safety margin of the last scans."""
         self.repzo.clock.advance(60_000)
         self.erp.clock.advance(60_000)
+
+    async def reconcile(self, config: SyncerConfig, names: tuple[str, ...]) -> list[Report]:
+        """What ``syncer reconcile`` says of each document flow: it only reads."""
+        store = open_store(config.state.url)
+        try:
+            async with Engine(config, store) as engine:
+                return [await reconcile(engine.context, config.flow(name)) for name in names]
+        finally:
+            store.close()
 
     async def sync(self, config: SyncerConfig, names: tuple[str, ...]) -> list[RunResult]:
         store = open_store(config.state.url)
@@ -116,10 +136,11 @@ class Demo:
 
 
 def field_activity(demo: Demo, rng: random.Random) -> dict[str, Any]:
-    """What reps did in Repzo today: a new shop, invoices and payments for synced customers."""
+    """What reps did in Repzo today: a new shop; invoices for synced customers as a van-sales
+    rep issues them (discounts, 16 % tax added or included in the price, cartons of 24, a
+    return on one of them, one in dollars); a payment for each, one by cheque; a cash refund."""
     clients = [c for c in demo.repzo.documents("client") if not c.get("disabled")]
-    products = demo.repzo.documents("product")
-    rep_id = "6561a0c0e4b0a1b2c3d4e5f6"
+    variants = [v for v in demo.repzo.documents("variant") if not v.get("disabled")]
     demo.repzo.insert(
         "client",
         [
@@ -132,56 +153,85 @@ def field_activity(demo: Demo, rng: random.Random) -> dict[str, Any]:
             }
         ],
     )
+
+    def sold(variant: dict[str, Any], **amounts: Any) -> Sold:
+        return Sold(
+            variant_id=variant["_id"],
+            product_id=variant["product"],
+            product_name=variant["name"],
+            variant_name=variant.get("sku") or variant["name"],
+            price=int(variant.get("price") or 1000),
+            **amounts,
+        )
+
     invoices, payments = [], []
     for number in range(1, 6):
         client = rng.choice(clients)
-        lines, total = [], 0
-        for product in rng.sample(products, 2):
-            qty = rng.randint(1, 6)
-            price = rng.randint(500, 9000)
-            line_total = qty * price
-            total += line_total
-            lines.append(
-                {
-                    "variant": {
-                        "variant_id": f"6562{number:04d}{rng.randint(0, 10**15):016d}"[:24],
-                        "product_id": product["_id"],
-                        "variant_name": product.get("sku"),
-                        "product_name": product.get("name"),
-                    },
-                    "measureunit": {"name": "PCS", "factor": 1},
-                    "qty": qty,
-                    "price": price,
-                    "line_total": line_total,
-                }
-            )
-        invoices.append(
-            {
-                "serial_number": {"formatted": f"INV-1021-{number}"},
-                "client_id": client["_id"],
-                "client_name": client["name"],
-                "creator": {"_id": rep_id, "type": "rep", "name": "Rep 7"},
-                "issue_date": "2026-11-29",
-                "currency": "JOD",
-                "status": "unpaid",
-                "subtotal": total,
-                "tax_amount": 0,
-                "total": total,
-                "items": lines,
-            }
+        first, second, third = rng.sample(variants, 3)
+        lines = [
+            sold(
+                first,
+                qty=Decimal(rng.randint(1, 6)),
+                discount_percent=Decimal(10),
+                tax_rate=Decimal(16),
+            ),
+            sold(
+                second, qty=Decimal(rng.randint(1, 3)), factor=24, unit="CTN", tax_rate=Decimal(16)
+            ),
+            sold(third, qty=Decimal(2), tax_rate=Decimal(16), tax_type="inclusive"),
+        ]
+        returned = [sold(third, qty=Decimal(1), tax_rate=Decimal(16))] if number == 2 else []
+        document = invoice(
+            f"INV-1021-{number}",
+            client_id=client["_id"],
+            client_name=client["name"],
+            sold=lines,
+            returned=returned,
+            currency="USD" if number == 5 else "JOD",
         )
+        invoices.append(document)
+        cheque = number == 3
         payments.append(
             {
                 "serial_number": {"formatted": f"PAY-1021-{number}"},
                 "client_id": client["_id"],
-                "amount": total,
+                "client_name": client["name"],
+                "creator": document["creator"],
+                "amount": document["total"],
+                "currency": document["currency"],
                 "paytime": "2026-11-29",
-                "payment_type": "cash",
+                "payment_type": "check" if cheque else "cash",
+                **({"check": {"check_number": 1002345, "bank": "Arab Bank"}} if cheque else {}),
+                "LinkedTxn": {
+                    "Txn_serial_number": document["serial_number"],
+                    "Txn_invoice_total": document["total"],
+                    "TxnType": "invoice",
+                },
             }
         )
     demo.repzo.insert("fullinvoices", invoices)
     demo.repzo.insert("payments", payments)
-    return {"invoices": len(invoices), "payments": len(payments)}
+    refunded = invoices[1]
+    demo.repzo.insert(
+        "refund",
+        [
+            {
+                "serial_number": {"formatted": "RF-1021-1"},
+                "client_id": refunded["client_id"],
+                "client_name": refunded["client_name"],
+                "amount": refunded["return_total"],
+                "currency": "JOD",
+                "paytime": "2026-11-29",
+                "transaction_type": "cash",
+                "LinkedTxn": {
+                    "Txn_serial_number": refunded["serial_number"],
+                    "Txn_total": refunded["return_total"],
+                    "TxnType": "return_invoice",
+                },
+            }
+        ],
+    )
+    return {"invoices": len(invoices), "payments": len(payments), "refunds": 1}
 
 
 def edits_on_both_sides(demo: Demo) -> dict[str, Any]:
@@ -255,14 +305,22 @@ def run(folder: Path, console: Console, *, customers: int = 300, items: int = 12
         demo.show(
             "ERP -> Repzo, first sync",
             first,
-            {"customers-erp-to-repzo": "price lists first: customers refer to them"},
+            {
+                "customers-erp-to-repzo": "price lists first: customers refer to them",
+                "variants-erp-to-repzo": "Repzo prices and sells variants: one per ERP item",
+                "price-list-lines-erp-to-repzo": "failed: prices set per carton (min_qty > 1); "
+                "Repzo has no minimum quantity, so they wait for a person instead of applying "
+                "from one piece",
+            },
         )
 
         demo.tick()
         activity = field_activity(demo, rng)
         say(
             f"\n[bold]2.[/] In the field, reps add a shop in Repzo and issue "
-            f"{activity['invoices']} invoices and {activity['payments']} payments."
+            f"{activity['invoices']} invoices (discounts, 16% tax, cartons of 24, a return, one "
+            f"in USD), {activity['payments']} payments (one by cheque) and "
+            f"{activity['refunds']} cash refund."
         )
         demo.tick()
         back = asyncio.run(demo.sync(config, REPZO_TO_ERP))
@@ -272,11 +330,26 @@ def run(folder: Path, console: Console, *, customers: int = 300, items: int = 12
             {
                 "customers-repzo-to-erp": "the new shop became an ERP customer; its ERP key "
                 "went back to Repzo via update-integration-meta",
-                "invoices-repzo-to-erp": "each looked up by number first, so never posted twice",
+                "invoices-repzo-to-erp": "each looked up by number first, so never posted "
+                "twice; lines and totals equal Repzo's to 0.001",
+                "returns-repzo-to-erp": "the return lines of INV-1021-2 became a credit note",
+                "payments-repzo-to-erp": "each linked to the ERP invoice it settles",
             },
         )
 
         demo.tick()
+        documents = ("invoices-repzo-to-erp", "returns-repzo-to-erp", "payments-repzo-to-erp")
+        reports = asyncio.run(demo.reconcile(config, documents))
+        say(
+            "`syncer reconcile` compares them document by document, line by line: "
+            + "; ".join(
+                f"{name.removesuffix('-repzo-to-erp')} {report.checked} checked, "
+                f"{report.count('equal')} equal"
+                for name, report in zip(documents, reports, strict=True)
+            )
+            + "."
+        )
+
         edits = edits_on_both_sides(demo)
         say(
             f"\n[bold]3.[/] Edits: {len(edits['erp']['customers'])} customers and "

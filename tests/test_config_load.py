@@ -63,11 +63,15 @@ def test_example_config_loads_into_typed_settings():
         "taxes-erp-to-repzo",
         "categories-erp-to-repzo",
         "products-erp-to-repzo",
+        "variants-erp-to-repzo",
         "price-lists-erp-to-repzo",
+        "price-list-lines-erp-to-repzo",
         "customers-erp-to-repzo",
         "customers-repzo-to-erp",
         "invoices-repzo-to-erp",
+        "returns-repzo-to-erp",
         "payments-repzo-to-erp",
+        "refunds-repzo-to-erp",
         "invoices-repzo-to-csv",
     ]
     pair = config.flow("customers-repzo-to-erp").conflict

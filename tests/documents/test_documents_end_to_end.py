@@ -6,16 +6,21 @@ document."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from connectors.repzo.sandbox.documents import Sold, invoice
 from syncer.config import load_config
 from syncer.config.models import SyncerConfig
+from syncer.engine.reconcile import Report, reconcile
 from syncer.state.models import DeadLetter
+from tests.documents.strategies import line_lists, sold_lines
 from tests.engine.conftest import INVOICE_FLOWS, MASTER_DATA_FLOWS, T0_MS, World, store_for
 
 SMALL = {"customers": 3, "items": 4, "vans": 0, "invoices": 0, "credit_notes": 0, "payments": 0}
@@ -338,3 +343,73 @@ def test_late_evening_on_the_last_day_of_the_month_keeps_its_business_date(
     world.sync(config, "invoices")
     [erp] = erp_documents(world, "invoices", "INV-30")
     assert (erp["date"], erp["currency"]) == ("2026-11-30", currency)
+
+
+def reconciled(world: World, config: SyncerConfig, flow: str) -> Report:
+    return world.with_engine(config, lambda engine: reconcile(engine.context, config.flow(flow)))
+
+
+def test_reconcile_finds_the_erp_equal_to_repzo(world: World) -> None:
+    config = ready(world)
+    issue(
+        world,
+        "INV-11",
+        [
+            sold(
+                world,
+                0,
+                qty=Decimal(2),
+                price=2522,
+                discount_percent=Decimal(10),
+                tax_rate=Decimal(16),
+            )
+        ],
+        [sold(world, 1, qty=Decimal(1), price=900, tax_rate=Decimal(16), tax_type="inclusive")],
+    )
+    world.sync(config, *DOCUMENTS)
+    world.tick()
+    for flow, documents in (("invoices", 1), ("returns", 1)):
+        report = reconciled(world, config, flow)
+        assert (report.checked, report.count("equal")) == (documents, documents), report.as_dict()
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_random_invoices_reach_the_erp_to_the_thousandth(world: World, data: st.DataObject) -> None:
+    """Random valid invoices, sale and return lines, through HTTP: the ERP's invoice and credit
+    note equal Repzo's, line by line and in total, to the unit of 0.001."""
+    if not world.repzo.documents("client"):
+        ready(world)
+    config = world.config(DOCUMENT_FLOWS)
+    number = f"INV-P{len(world.repzo.documents('fullinvoices')) + 1}"
+    products = world.repzo.documents("product")
+    lines = data.draw(line_lists(max_size=4))
+    returns = data.draw(st.lists(sold_lines(), max_size=3))
+
+    def real(line: Sold, index: int) -> Sold:
+        product = products[index % len(products)]
+        return dataclasses.replace(line, product_id=product["_id"], product_name=product["name"])
+
+    doc = issue(
+        world,
+        number,
+        [real(line, n) for n, line in enumerate(lines)],
+        [real(line, n) for n, line in enumerate(returns)],
+    )
+    results = world.sync(config, "invoices", "returns")
+    assert sum(r.counts.failed for r in results) == 0, [r.error for r in results]
+    [erp] = erp_documents(world, "invoices", number)
+    assert money(erp["total"]) == Decimal(doc["pre_total"]) / THOUSAND
+    assert money(erp["tax"]) == Decimal(doc["pre_tax_amount"]) / THOUSAND
+    assert_lines_match(erp, doc["items"])
+    notes = erp_documents(world, "credit_notes", number)
+    if doc["return_items"]:
+        [note] = notes
+        assert money(note["total"]) == Decimal(doc["return_total"]) / THOUSAND
+        assert_lines_match(note, doc["return_items"])
+    else:
+        assert notes == []

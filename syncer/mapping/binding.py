@@ -255,11 +255,10 @@ def _side(
         )
         return None
     if not path.is_file():
-        shipped = ", ".join(str(d) for d in catalog.directories)
         issue(
             (*where, "mapping"),
             f"mapping file {path} not found (a relative name is looked up next to the "
-            f"configuration, then in the mappings directories: {shipped})",
+            "configuration, then in the `mappings:` directories and the shipped ones)",
         )
         return None
     loaded = catalog.load(path, set(connector_type.settings_model.model_fields))

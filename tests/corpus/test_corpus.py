@@ -20,7 +20,8 @@ A case is a YAML file:
                                              # (or `exit: N` beside `run`)
     - write: {path: value}                   # (re)write files, values as under `files`
     - sql: ["UPDATE alembic_version ..."]    # statements run on state.db
-    - corrupt: {file: state.db, page: middle}   # or `page: N`: that page overwritten
+    - corrupt: {file: state.db, page: middle}   # or `page: N`, or `table: cursors` (its
+                                                # root page): that page overwritten
     - readonly: state.db                     # a file nobody may write, root included
                                              # (root ignores modes: chattr +i is used then)
     command: [sync, --all]                   # the default; `-c syncer.yaml` is appended
@@ -434,7 +435,8 @@ def run_setup(
                     connection.execute(statement)
             connection.close()
         elif "corrupt" in step:
-            corrupt(folder / step["corrupt"]["file"], step["corrupt"]["page"])
+            where = step["corrupt"]
+            corrupt(folder / where["file"], where.get("page"), where.get("table"))
         elif "readonly" in step:
             make_readonly(folder / step["readonly"], undo)
         else:
@@ -453,13 +455,21 @@ def make_readonly(path: Path, undo: list[Any]) -> None:
     undo.append(lambda: subprocess.run(["chattr", "-i", str(path)], check=False))
 
 
-def corrupt(path: Path, page: int | str) -> None:
-    """Overwrite one page of an SQLite file (not its header page) with garbage."""
+def corrupt(path: Path, page: int | str | None, table: str | None = None) -> None:
+    """Overwrite one page of an SQLite file (not its header page) with garbage: a page by
+    number, the middle one, or a table's root page (one a run is sure to read, wherever the
+    migrations put it)."""
+    if table is not None:
+        with sqlite3.connect(path) as connection:
+            [(page,)] = connection.execute(
+                "SELECT rootpage FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+            ).fetchall()
+        connection.close()
     data = bytearray(path.read_bytes())
     size = int.from_bytes(data[16:18], "big")
     size = 65536 if size == 1 else size
     pages = len(data) // size
-    number = pages // 2 + 1 if page == "middle" else int(page)
+    number = pages // 2 + 1 if page == "middle" else int(str(page))
     assert 1 < number <= pages, (number, pages)
     start = (number - 1) * size
     data[start : start + size] = bytes((7 * i + 0x5A) % 256 for i in range(size))

@@ -82,6 +82,34 @@ def issue(
     return doc
 
 
+def pay(world: World, number: str, settles: str, amount: int, **fields: Any) -> None:
+    """A payment collected by Rep 7 from the first client for invoice ``settles``."""
+    client = world.repzo.documents("client")[0]
+    serial = {"formatted": number, "identifier": number, "count": 1}
+    settled = {"formatted": settles, "identifier": settles, "count": 1}
+    world.repzo.insert(
+        "payments",
+        [
+            {
+                "serial_number": serial,
+                "client_id": client["_id"],
+                "client_name": client["name"],
+                "creator": {"_id": "6561a0c0e4b0a1b2c3d4e5f6", "type": "rep", "name": "Rep 7"},
+                "amount": amount,
+                "currency": "JOD",
+                "paytime": "2026-11-30",
+                "payment_type": "cash",
+                "LinkedTxn": {
+                    "Txn_serial_number": settled,
+                    "Txn_invoice_total": amount,
+                    "TxnType": "invoice",
+                },
+                **fields,
+            }
+        ],
+    )
+
+
 def erp_documents(world: World, stream: str, number: str) -> list[dict]:
     return [doc for doc in world.erp.records(stream) if doc["number"] == number]
 
@@ -137,11 +165,19 @@ def test_a_van_sales_day_reaches_the_erp_whole_and_once(world: World) -> None:
     free = issue(
         world, "INV-5", [sold(world, 3, qty=Decimal(4), price=700, discount_percent=Decimal(100))]
     )
+    corrected = issue(
+        world,
+        "INV-6",
+        [
+            sold(world, 0, qty=Decimal(3), price=1250, tax_rate=Decimal(16)),
+            sold(world, 0, qty=Decimal(-1), price=1250, tax_rate=Decimal(16)),  # a correction
+        ],
+    )
 
     results = world.sync(config, *DOCUMENTS)
     assert [r.counts.failed for r in results] == [0, 0, 0, 0], [r.error for r in results]
 
-    for doc in (discounted, inclusive, mixed, free):
+    for doc in (discounted, inclusive, mixed, free, corrected):
         [erp] = erp_documents(world, "invoices", doc["serial_number"]["formatted"])
         assert money(erp["total"]) == Decimal(doc["pre_total"]) / THOUSAND
         assert money(erp["tax"]) == Decimal(doc["pre_tax_amount"]) / THOUSAND
@@ -170,34 +206,22 @@ def test_a_van_sales_day_reaches_the_erp_whole_and_once(world: World) -> None:
     world.tick()
     again = world.sync(config, *DOCUMENTS)
     assert sum(r.counts.created for r in again) == 0
-    assert len(world.erp.records("invoices")) == 4 and len(world.erp.records("credit_notes")) == 2
+    assert len(world.erp.records("invoices")) == 5 and len(world.erp.records("credit_notes")) == 2
 
 
 def test_payments_keep_currency_method_cheque_and_the_invoice_they_settle(world: World) -> None:
     config = ready(world)
     issue(world, "INV-9", [sold(world, 0, qty=Decimal(1), price=12345)])
-    client = world.repzo.documents("client")[0]
-    world.repzo.insert(
-        "payments",
-        [
-            {
-                "serial_number": {"formatted": "PAY-1", "identifier": "PAY-1", "count": 1},
-                "client_id": client["_id"],
-                "client_name": client["name"],
-                "creator": {"_id": "6561a0c0e4b0a1b2c3d4e5f6", "type": "rep", "name": "Rep 7"},
-                "amount": 12345,
-                "currency": "USD",
-                "paytime": "2026-11-30",
-                "payment_type": "check",
-                "check": {"check_number": 1002345, "bank": "Arab Bank", "drawer_name": "Shop"},
-                "LinkedTxn": {
-                    "Txn_serial_number": {"formatted": "INV-9", "identifier": "INV-9", "count": 1},
-                    "Txn_invoice_total": 12345,
-                    "TxnType": "invoice",
-                },
-            }
-        ],
+    pay(
+        world,
+        "PAY-1",
+        "INV-9",
+        12345,
+        currency="USD",
+        payment_type="check",
+        check={"check_number": 1002345, "bank": "Arab Bank", "drawer_name": "Shop"},
     )
+    client = world.repzo.documents("client")[0]
     world.repzo.insert(
         "refund",
         [
@@ -235,26 +259,7 @@ def test_a_payment_read_before_its_invoice_waits_for_it(world: World) -> None:
     """The invoice it settles is pushed by the invoices flow; until then the payment waits."""
     config = ready(world)
     issue(world, "INV-7", [sold(world, 0, qty=Decimal(1), price=5000)])
-    client = world.repzo.documents("client")[0]
-    world.repzo.insert(
-        "payments",
-        [
-            {
-                "serial_number": {"formatted": "PAY-7", "identifier": "PAY-7", "count": 1},
-                "client_id": client["_id"],
-                "client_name": client["name"],
-                "amount": 5000,
-                "currency": "JOD",
-                "paytime": "2026-11-30",
-                "payment_type": "cash",
-                "LinkedTxn": {
-                    "Txn_serial_number": {"formatted": "INV-7", "identifier": "INV-7", "count": 1},
-                    "Txn_invoice_total": 5000,
-                    "TxnType": "invoice",
-                },
-            }
-        ],
-    )
+    pay(world, "PAY-7", "INV-7", 5000)
     world.tick()
     [early] = world.sync(config, "payments")
     assert early.counts.failed == 1

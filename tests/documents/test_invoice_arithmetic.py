@@ -53,22 +53,15 @@ def test_every_valid_invoice_maps_to_repzos_amounts(sold: list[Sold], returned: 
     )
 
 
+CHIPS = Sold(
+    "v", "p", "Chips", "I-1", Decimal(2), 2522, discount_percent=Decimal(10), tax_rate=Decimal(16)
+)
+"""The reported case: 2 x 2.522 with 10 % off and 16 % tax comes to 5.266."""
+
+
 def test_discount_and_tax_are_whole_lines():
     """The reported case: 2 x 2.522 with 10 % off and 16 % tax comes to 5.266."""
-    doc = document(
-        [
-            Sold(
-                "v",
-                "p",
-                "Chips",
-                "I-1",
-                Decimal(2),
-                2522,
-                discount_percent=Decimal(10),
-                tax_rate=Decimal(16),
-            )
-        ]
-    )
+    doc = document([CHIPS])
     [line] = read(INVOICES, doc)["lines"]
     assert (line["discount"], line["tax_amount"], line["total"]) == (
         Decimal("0.504"),
@@ -129,20 +122,7 @@ def test_a_document_level_deduction_is_refused_showing_the_sum():
 
 
 def test_a_line_whose_amounts_disagree_is_refused_showing_its_sum():
-    doc = document(
-        [
-            Sold(
-                "v",
-                "p",
-                "Chips",
-                "I-1",
-                Decimal(2),
-                2522,
-                discount_percent=Decimal(10),
-                tax_rate=Decimal(16),
-            )
-        ]
-    )
+    doc = document([CHIPS])
     doc["items"][0]["line_total"] = 5155
     doc["pre_total"] = doc["total"] = 5155
     with pytest.raises(MappingError) as refused:

@@ -5,7 +5,6 @@ price-list items refuse a minimum quantity above 1, which Repzo has no field for
 
 from __future__ import annotations
 
-import textwrap
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,8 @@ from syncer.mapping.binding import FlowMappings
 from syncer.mapping.catalog import SHIPPED_DIR, MappingCatalog, load_mapping
 from syncer.mapping.errors import MappingError
 from syncer.mapping.mapping import CompiledMapping, MappingContext, PassThroughRefs
+from tests.mapping.test_mapping_errors import marked
+from tests.mapping.test_mapping_errors import write as write_mapping
 
 VARIABLES = set(RepzoSettings.model_fields)
 CONTEXT = MappingContext(variables={"namespace": "demo"}, refs=PassThroughRefs())
@@ -44,17 +45,7 @@ RULE = """  - when: 'record.get("min_quantity") is not None and record["min_quan
 
 
 def write(folder: Path, text: str) -> Path:
-    path = folder / "repzo" / "pricelistsitems.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-    return path
-
-
-def marked(text: str) -> int:
-    for number, line in enumerate(textwrap.dedent(text).lstrip("\n").splitlines(), start=1):
-        if "#!" in line:
-            return number
-    raise AssertionError("no #! mark")
+    return write_mapping(folder, text, "repzo/pricelistsitems.yaml")
 
 
 def edit(old: str, new: str) -> str:

@@ -136,7 +136,8 @@ def show(report: Report) -> None:
             soft_wrap=True,
         )
     out.print(
-        f"{report.checked} documents checked: {report.count('equal')} equal, "
+        f"{report.checked} document{'' if report.checked == 1 else 's'} checked: "
+        f"{report.count('equal')} equal, "
         f"{report.count('different')} different, {report.count('missing_in_target')} missing "
         f"in target, {report.count('missing_in_source')} missing in source, "
         f"{report.count('not_comparable')} not comparable.",

@@ -106,7 +106,7 @@ class _Compiler:
         found: list[Refusal] = []
         ok = True
         for index, entry in enumerate(spec.refuse):
-            at: KeyPath = ("refuse", index)
+            at: KeyPath = ("refuse", index if entry.position is None else entry.position)
             when = self.expression((*at, "when"), entry.when, {"record"})
             known = set(model.model_fields) - RESERVED if model is not None else None
             if known is not None and entry.field not in known:

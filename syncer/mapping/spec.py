@@ -25,7 +25,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
 
 from syncer.validation import add_pydantic_issues
 from syncer.yamlsource import KeyPath, YamlDocument
@@ -115,6 +123,8 @@ class FieldSpec(_Strict):
 class RefuseSpec(_Strict):
     """A record the target cannot hold as it is: writing it would lose what it means."""
 
+    _position: int | None = PrivateAttr(default=None)
+
     when: str
     """An expression over the canonical record (``record``): true when it cannot be written."""
     field: str
@@ -122,6 +132,12 @@ class RefuseSpec(_Strict):
     the record, so a record that comes to need refusing is refused then."""
     reason: str = Field(min_length=1)
     """What the target lacks, for the dead letter."""
+
+    @property
+    def position(self) -> int | None:
+        """Where the rule is in the file's ``refuse:`` list (rules are checked one by one, so
+        a broken one does not hide the others, and keep their place for messages)."""
+        return self._position
 
 
 class MappingSpec(_Strict):
@@ -162,6 +178,8 @@ def validate_spec(doc: YamlDocument, data: dict[str, Any]) -> MappingSpec | None
     problems show in the same run), or None when there is no entity to compile against."""
     raw = data.get("fields")
     header = {**data, "fields": _entries(doc, raw, ("fields",))} if isinstance(raw, dict) else data
+    if isinstance(data.get("refuse"), list):
+        header = {**header, "refuse": _refusals(doc, data["refuse"])}
     try:
         return MappingSpec.model_validate(header)
     except ValidationError as error:
@@ -181,6 +199,19 @@ def _salvage(header: dict[str, Any], failed: set[Any]) -> MappingSpec | None:
         return MappingSpec.model_validate(kept)
     except ValidationError:
         return None
+
+
+def _refusals(doc: YamlDocument, raw: list[Any]) -> list[RefuseSpec]:
+    rules = []
+    for position, value in enumerate(raw):
+        try:
+            rule = RefuseSpec.model_validate(value)
+        except ValidationError as error:
+            add_pydantic_issues(doc, error, RefuseSpec, prefix=("refuse", position))
+            continue
+        rule._position = position
+        rules.append(rule)
+    return rules
 
 
 def _entries(doc: YamlDocument, raw: dict[Any, Any], where: KeyPath) -> dict[Any, FieldSpec]:

@@ -212,3 +212,21 @@ def test_a_flow_into_them_carries_the_minimum_quantity_so_a_change_to_it_is_seen
     )
     assert "min_quantity" not in flow.target.write_fields
     assert {"min_quantity", "variant", "product", "price_list", "price"} <= flow.fields
+
+
+def test_a_malformed_rule_does_not_hide_the_problems_of_the_others(tmp_path):
+    """Rules are checked one by one, as field entries are: a rule missing its `when` is
+    reported, and so is the bad expression of the rule after it, with its own position."""
+    text = edit(
+        RULE,
+        "  - field: min_quantity\n"
+        "    reason: one\n"
+        "  - when: 'record[\"min_quantity\"] >'\n"
+        "    field: min_quantity\n",
+    )
+    file = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_mapping(file, VARIABLES)
+    message = caught.value.message
+    assert "refuse[0].when" in message and "refuse[1].when" in message, message
+    assert "does not parse" in message, message

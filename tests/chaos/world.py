@@ -34,7 +34,7 @@ from syncer.mapping.hashing import content_hash
 from syncer.mapping.mapping import CompiledMapping, MappingContext, PassThroughRefs
 from syncer.state import open_store
 from syncer.state.models import IdMapEntry
-from tests.engine.conftest import KEY, PASSWORD, T0_MS, USER
+from tests.engine.conftest import KEY, PASSWORD, T0_MS, USER, PriceListIds
 
 SECRETS = (KEY, PASSWORD)
 """The Repzo API key and the ERP password: neither may appear anywhere afterwards."""
@@ -512,20 +512,6 @@ def linked_erp_born(store_url: str) -> dict[str, str]:
 # -- the end state ---------------------------------------------------------------------------
 
 
-class _PriceListIds:
-    """Repzo price list ``_id`` -> the ERP code it was created from, for reading clients."""
-
-    def __init__(self, price_lists: list[dict[str, Any]]) -> None:
-        self.codes = {p["_id"]: p["integration_meta"]["code"] for p in price_lists}
-
-    def to_canonical(self, entity: str, native_id: str) -> str | None:
-        assert entity == "price_list", entity
-        return self.codes.get(native_id)
-
-    def to_native(self, entity: str, canonical_id: str) -> str | None:  # pragma: no cover
-        raise NotImplementedError
-
-
 @dataclass
 class Sides:
     """Both systems' customers, read back through the shipped mappings as canonical
@@ -547,7 +533,7 @@ class Sides:
         assert {"code", "name", "phone", "city", "credit_limit", "price_list"} <= fields
         erp_context = MappingContext({"namespace": NAMESPACE}, PassThroughRefs())
         repzo_context = MappingContext(
-            {"namespace": NAMESPACE}, _PriceListIds(world.repzo.documents("pricelist"))
+            {"namespace": NAMESPACE}, PriceListIds(world.repzo.documents("pricelist"))
         )
         customers = world.erp.records("customers")
         clients = world.repzo.documents("client")

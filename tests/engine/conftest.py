@@ -9,7 +9,7 @@ import textwrap
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
@@ -120,6 +120,24 @@ class World:
                 store.close()
 
         return asyncio.run(main())
+
+
+class PriceListIds:
+    """References of Repzo clients read outside a run: a Repzo price list ``_id`` is the ERP
+    code it was created from (kept in its ``integration_meta.code``)."""
+
+    def __init__(self, price_lists: list[dict[str, Any]]) -> None:
+        self.codes = {p["_id"]: p["integration_meta"]["code"] for p in price_lists}
+
+    def to_canonical(self, entity: str, native_id: str) -> str | None:
+        assert entity == "price_list", entity
+        return self.codes.get(native_id)
+
+    def to_native(self, entity: str, canonical_id: str) -> str | None:  # pragma: no cover
+        raise NotImplementedError
+
+    def key_to_canonical(self, entity: str, natural_key: str) -> str | None:  # pragma: no cover
+        raise NotImplementedError
 
 
 def store_for(url: str) -> StateStore:

@@ -45,7 +45,7 @@ from syncer.mapping.catalog import SHIPPED_DIR, load_mapping
 from syncer.mapping.mapping import MappingContext, PassThroughRefs
 from syncer.state import open_store, upgrade_store
 from syncer.state.models import DeadLetter, Run
-from tests.engine.conftest import KEY, PASSWORD, T0_MS, USER, World
+from tests.engine.conftest import KEY, PASSWORD, T0_MS, USER, PriceListIds, World
 
 pytestmark = pytest.mark.slow
 
@@ -258,20 +258,6 @@ def test_kill_9_at_random_moments_then_every_customer_arrives_once_with_latest_v
     print(f"\n{syncer.started} children, {len(syncer.kills)} killed: " + "; ".join(syncer.kills))
 
 
-class _PriceListIds:
-    """Repzo price list ``_id`` -> the ERP code it was created from, for reading clients."""
-
-    def __init__(self, price_lists: list[dict[str, Any]]) -> None:
-        self.codes = {p["_id"]: p["integration_meta"]["code"] for p in price_lists}
-
-    def to_canonical(self, entity: str, native_id: str) -> str | None:
-        assert entity == "price_list", entity
-        return self.codes.get(native_id)
-
-    def to_native(self, entity: str, canonical_id: str) -> str | None:  # pragma: no cover
-        raise NotImplementedError
-
-
 def compare(
     customers: dict[str, dict[str, Any]],
     clients: list[dict[str, Any]],
@@ -284,7 +270,7 @@ def compare(
     fields = erp.read_fields & repzo.write_fields
     assert {"name", "phone", "credit_limit", "city", "price_list"} <= fields
     erp_context = MappingContext({"namespace": "demo"}, PassThroughRefs())
-    repzo_context = MappingContext({"namespace": "demo"}, _PriceListIds(price_lists))
+    repzo_context = MappingContext({"namespace": "demo"}, PriceListIds(price_lists))
     stale = []
     for client in clients:
         code = client["client_code"]

@@ -19,10 +19,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.composer import ComposerError
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import (
@@ -31,6 +33,7 @@ from ruamel.yaml.events import (
     CollectionStartEvent,
     ScalarEvent,
 )
+from ruamel.yaml.parser import RoundTripParser
 
 from syncer.errors import ConfigIssue
 
@@ -111,12 +114,10 @@ def load_yaml(
 
 def parse_yaml(text: str, name: str, env: Mapping[str, str]) -> YamlDocument:
     """Parse YAML text already in memory (used by tests and by inline mapping snippets)."""
-    yaml = YAML(typ="rt")
     try:
-        refused = _refused(yaml, text, name)
+        refused, tree = _parsed(text, name)
         if refused is not None:
             return YamlDocument(name, None, issues=[refused])
-        tree = yaml.load(text)
     except DuplicateKeyError as exc:
         return YamlDocument(name, None, issues=[_duplicate_key_issue(name, exc)])
     except MarkedYAMLError as exc:
@@ -139,24 +140,80 @@ def parse_yaml(text: str, name: str, env: Mapping[str, str]) -> YamlDocument:
     return document
 
 
+@lru_cache(maxsize=256)
+def _parsed(text: str, name: str) -> tuple[ConfigIssue | None, Any]:
+    """The refusal of ``text``, or its round-trip tree. Parsing is most of what loading a
+    configuration costs, and ``syncer check`` binds the flows (every mapping file) several
+    times: each text is parsed once per process. The tree is only ever read (``_convert``
+    builds new data from it), so sharing it is safe; a text that fails to parse is not kept
+    and fails again the same way."""
+    yaml = YAML(typ="rt")
+    yaml.Parser = _BudgetedParser
+    yaml.parser.budget = _Budget(name)
+    try:
+        return None, yaml.load(text)
+    except _Refused as refused:
+        return refused.issue, None
+    except ComposerError:
+        # An undefined alias or a second document stops the composer before the parser has
+        # read the rest; a syntax error or a bomb there is what the file is refused for.
+        issue = _Budget(name).scan(YAML(typ="rt"), text)
+        if issue is not None:
+            return issue, None
+        raise
+
+
 def _too_deep(name: str) -> ConfigIssue:
     return ConfigIssue(name, None, "", "the YAML is nested too deeply to be a configuration")
 
 
-def _refused(yaml: YAML, text: str, name: str) -> ConfigIssue | None:
-    """The first alias that takes the file past the expansion budget, or the first node
-    nested too deep, found from the parser's events before anything is built: each anchor's
-    expanded size is known when its node ends, so counting costs as much as reading the file,
-    however much the aliases would expand."""
-    sizes: dict[str, int] = {}
-    open_nodes: list[list[Any]] = [[None, 0]]  # [anchor, values so far] of each open collection
-    expanded = 0
-    for event in yaml.parse(text):
+class _Refused(Exception):
+    def __init__(self, issue: ConfigIssue) -> None:
+        super().__init__(issue.message)
+        self.issue = issue
+
+
+class _BudgetedParser(RoundTripParser):
+    """The round-trip parser, refusing the file at the first event that goes over its budget.
+
+    The composer takes every event through :meth:`get_event`, so the file is refused before
+    any node past the budget is built, in the same single pass that builds the tree."""
+
+    budget: _Budget | None = None
+
+    def get_event(self) -> Any:
+        event = super().get_event()
+        if self.budget is not None and (issue := self.budget.see(event)) is not None:
+            raise _Refused(issue)
+        return event
+
+
+class _Budget:
+    """The first alias that takes the file past the expansion budget, or the first node nested
+    too deep, found from the parser's events as they come: each anchor's expanded size is known
+    when its node ends, so counting costs as much as reading the file, however much the aliases
+    would expand."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.sizes: dict[str, int] = {}
+        self.open_nodes: list[list[Any]] = [[None, 0]]  # [anchor, values so far] of each open
+        self.expanded = 0
+
+    def scan(self, yaml: YAML, text: str) -> ConfigIssue | None:
+        """Every event of ``text``, without building anything."""
+        for event in yaml.parse(text):
+            if (issue := self.see(event)) is not None:
+                return issue
+        return None
+
+    def see(self, event: Any) -> ConfigIssue | None:
+        open_nodes = self.open_nodes
         if isinstance(event, CollectionStartEvent):
             open_nodes.append([event.anchor, 0])
             if len(open_nodes) - 1 > MAX_DEPTH:
                 return ConfigIssue(
-                    name,
+                    self.name,
                     event.start_mark.line + 1,
                     "",
                     f"mappings and lists are nested more than {MAX_DEPTH} levels deep here",
@@ -164,29 +221,29 @@ def _refused(yaml: YAML, text: str, name: str) -> ConfigIssue | None:
         elif isinstance(event, CollectionEndEvent):
             anchor, count = open_nodes.pop()
             if anchor is not None:
-                sizes[anchor] = count + 1
+                self.sizes[anchor] = count + 1
             open_nodes[-1][1] += count + 1
         elif isinstance(event, ScalarEvent):
             if event.anchor is not None:
-                sizes[event.anchor] = 1
+                self.sizes[event.anchor] = 1
             open_nodes[-1][1] += 1
         elif isinstance(event, AliasEvent):
             # An alias of a collection still open (it contains itself) comes out as null.
-            size = sizes.get(event.anchor, 1)
-            expanded += size
+            size = self.sizes.get(event.anchor, 1)
+            self.expanded += size
             open_nodes[-1][1] += size
-            if expanded > MAX_ALIAS_EXPANSION:
+            if self.expanded > MAX_ALIAS_EXPANSION:
                 mark = event.start_mark
                 return ConfigIssue(
-                    name,
+                    self.name,
                     mark.line + 1,
                     "",
                     f"the alias *{event.anchor} (column {mark.column + 1}) takes what this "
-                    f"file's aliases expand to past {MAX_ALIAS_EXPANSION} values ({expanded} so "
-                    "far), as only an alias bomb would; write the values out, or nest fewer "
-                    "aliases",
+                    f"file's aliases expand to past {MAX_ALIAS_EXPANSION} values "
+                    f"({self.expanded} so far), as only an alias bomb would; write the values "
+                    "out, or nest fewer aliases",
                 )
-    return None
+        return None
 
 
 def _duplicate_key_issue(name: str, exc: DuplicateKeyError) -> ConfigIssue:

@@ -149,20 +149,42 @@ class JsonHttpClient:
         self._date_header: str | None = None
         self._error_parser = error_parser
         self._sleep = sleep
-        self._client = httpx.AsyncClient(
-            base_url=base_url,
-            headers={"accept": "application/json", **(headers or {})},
-            auth=auth,
-            # One connection attempt may not outlast the time the system may stay unreachable.
-            timeout=httpx.Timeout(timeout, connect=min(timeout, self.retry.max_connect_wait)),
-            limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
-            ),
-            transport=transport,
+        self._http: httpx.AsyncClient | None = None
+        self._closed = False
+        default_headers = {"accept": "application/json", **(headers or {})}
+        # One connection attempt may not outlast the time the system may stay unreachable.
+        timeouts = httpx.Timeout(timeout, connect=min(timeout, self.retry.max_connect_wait))
+        limits = httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
         )
 
+        def make_client() -> httpx.AsyncClient:
+            return httpx.AsyncClient(
+                base_url=base_url,
+                headers=default_headers,
+                auth=auth,
+                timeout=timeouts,
+                limits=limits,
+                transport=transport,
+            )
+
+        self._make_client = make_client
+
+    @property
+    def _client(self) -> httpx.AsyncClient:
+        """httpx's client, made at the first request: making one loads the CA certificates
+        (tens of milliseconds), which commands that build connectors without contacting them
+        (``syncer check --offline``) never need."""
+        if self._http is None:
+            if self._closed:
+                raise RuntimeError("Cannot send a request, as the client has been closed.")
+            self._http = self._make_client()
+        return self._http
+
     async def aclose(self) -> None:
-        await self._client.aclose()
+        self._closed = True
+        if self._http is not None:
+            await self._http.aclose()
 
     async def __aenter__(self) -> JsonHttpClient:
         return self

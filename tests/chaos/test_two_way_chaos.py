@@ -41,8 +41,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from connectors.erp_stub.server import ErpStub
-from connectors.repzo.sandbox import RepzoSandbox
+from sandboxes.erp import ErpStub
+from sandboxes.repzo import RepzoSandbox
 from syncer.state import open_store, upgrade_store
 from syncer.state.models import Conflict, DeadLetter, OutboxEntry, Run
 from tests.chaos.world import (

@@ -26,8 +26,8 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from connectors.erp_stub.server import ErpStub
-from connectors.repzo.sandbox import FaultRule, LatencyRule, RepzoSandbox
+from sandboxes.erp import ErpStub
+from sandboxes.repzo import FaultRule, LatencyRule, RepzoSandbox
 from syncer.engine.snapshots import snapshot
 from syncer.mapping.catalog import SHIPPED_DIR, load_mapping
 from syncer.mapping.hashing import content_hash

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from hypothesis import strategies as st
 
-from connectors.repzo.sandbox.documents import Sold
+from sandboxes.repzo.documents import Sold
 
 quantities = st.one_of(
     st.integers(min_value=1, max_value=500).map(Decimal),

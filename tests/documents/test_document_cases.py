@@ -1,5 +1,5 @@
 """The document corpus: one file per case in ``cases/``, an SDK-shaped Repzo invoice built the
-way Repzo computes its amounts (``connectors/repzo/sandbox/documents.py``), pushed over HTTP
+way Repzo computes its amounts (``sandboxes/repzo/documents.py``), pushed over HTTP
 from the sandbox Repzo to the ERP stub by the shipped invoices and returns flows.
 
 Every case is checked for what holds of every document: it arrives once, as an invoice for its
@@ -31,7 +31,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from connectors.repzo.sandbox.documents import Sold, invoice
+from sandboxes.repzo.documents import Sold, invoice
 from syncer.engine.reconcile import reconcile
 from syncer.state.models import DeadLetter
 from tests.documents.test_documents_end_to_end import (

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import given, settings
 
-from connectors.repzo.sandbox.documents import Sold, invoice
+from sandboxes.repzo.documents import Sold, invoice
 from syncer.mapping.catalog import SHIPPED_DIR, load_mapping
 from syncer.mapping.errors import MappingError
 from syncer.mapping.mapping import CompiledMapping, MappingContext

@@ -38,8 +38,8 @@ from typing import Any
 
 import pytest
 
-from connectors.erp_stub.server import ErpStub
-from connectors.repzo.sandbox import RepzoSandbox
+from sandboxes.erp import ErpStub
+from sandboxes.repzo import RepzoSandbox
 from syncer.engine.snapshots import snapshot
 from syncer.mapping.catalog import SHIPPED_DIR, load_mapping
 from syncer.mapping.mapping import MappingContext, PassThroughRefs

@@ -29,7 +29,7 @@ import pytest
 
 from connectors.repzo.client import RepzoClient
 from connectors.repzo.registry import Resource
-from connectors.sandboxkit.clock import iso_ms
+from sandboxes.kit.clock import iso_ms
 from syncer.config import load_config
 from syncer.config.models import SyncerConfig
 from syncer.state import open_store

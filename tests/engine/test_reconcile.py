@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from connectors.csv import CsvSettings
 from connectors.erp_stub import ErpStubSettings
-from connectors.erp_stub.server.entities import entity
 from connectors.repzo import RepzoSettings
+from sandboxes.erp.entities import entity
 from syncer.canonical import Invoice
 from syncer.cli import app
 from syncer.config import load_config

@@ -10,7 +10,7 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.erp_stub import ErpStubConnector, ErpStubSettings
-from connectors.erp_stub.server import ErpStub
+from sandboxes.erp import ErpStub
 from syncer.cli import app
 from syncer.connector import Connector, ReadRequest, WriteOp
 from syncer.remote.errors import SkippableRemoteError

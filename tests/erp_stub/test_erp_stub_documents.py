@@ -13,7 +13,7 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.erp_stub import ErpStubConnector, ErpStubSettings
-from connectors.erp_stub.server import ErpStub
+from sandboxes.erp import ErpStub
 from syncer.canonical.entities import CreditNote, Invoice, Payment, Refund
 from syncer.connector import WriteOp
 from syncer.mapping.catalog import SHIPPED_DIR, load_mapping

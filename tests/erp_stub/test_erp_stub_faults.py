@@ -1,5 +1,5 @@
 """Injected faults of the ERP stub: the same plans and scripts as the sandbox Repzo (the shared
-``connectors.sandboxkit.faults``), answered in the ERP's own error shape, counted in its
+``sandboxes.kit.faults``), answered in the ERP's own error shape, counted in its
 statistics, and survived by the ``erp_stub`` connector. Held and dropped answers of applied
 writes are separate (``test_erp_stub_lost_answers.py``) and work alongside."""
 
@@ -14,8 +14,8 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.erp_stub import ErpStubConnector, ErpStubSettings
-from connectors.erp_stub.server import ErpStub
-from connectors.sandboxkit.faults import FaultRule, LatencyRule
+from sandboxes.erp import ErpStub
+from sandboxes.kit.faults import FaultRule, LatencyRule
 from syncer.connector import ReadRequest, WriteOp
 from syncer.remote.retry import RetryPolicy
 

@@ -18,7 +18,7 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.erp_stub import ErpStubConnector, ErpStubSettings
-from connectors.erp_stub.server import ErpStub
+from sandboxes.erp import ErpStub
 from syncer.connector import WriteOp
 from syncer.remote.errors import UncertainWrite
 

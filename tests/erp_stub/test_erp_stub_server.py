@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from connectors.erp_stub import ErpStubSettings
-from connectors.erp_stub.server import ErpStub
+from sandboxes.erp import ErpStub
 from syncer.mapping.catalog import SHIPPED_DIR, load_mapping
 from syncer.mapping.mapping import MappingContext
 

@@ -504,7 +504,7 @@ def test_a_certificate_problem_is_not_an_outage():
 
 
 async def test_https_to_a_server_that_does_not_speak_tls_fails_at_once(sleep):
-    from connectors.repzo.sandbox import RepzoSandbox
+    from sandboxes.repzo import RepzoSandbox
 
     with RepzoSandbox(api_key=API_KEY) as server:
         url = server.url.replace("http://", "https://")

@@ -14,11 +14,11 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.erp_stub import ErpStubConnector, ErpStubSettings
-from connectors.erp_stub.server import ErpStub
 from connectors.repzo.client import RepzoClient
 from connectors.repzo.registry import Resource
-from connectors.repzo.sandbox import RepzoSandbox
-from connectors.repzo.sandbox.query import page_params
+from sandboxes.erp import ErpStub
+from sandboxes.repzo import RepzoSandbox
+from sandboxes.repzo.query import page_params
 from syncer.cli import app
 from syncer.connector import ReadRequest
 from syncer.exit_codes import ExitCode
@@ -237,7 +237,7 @@ def test_a_run_against_a_repzo_that_ignores_page_fails_with_exit_3_and_keeps_its
     def first_page_always(grouped: dict[str, list[str]], default: int, cap: int) -> tuple:
         return 1, page_params(grouped, default, cap)[1]
 
-    monkeypatch.setattr("connectors.repzo.sandbox.service.page_params", first_page_always)
+    monkeypatch.setattr("sandboxes.repzo.service.page_params", first_page_always)
     result = runner.invoke(app, ["sync", "price-list-items", "-c", path])
 
     assert result.exit_code == 3, result.output

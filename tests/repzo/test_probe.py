@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from connectors.repzo.sandbox import RepzoSandbox
+from sandboxes.repzo import RepzoSandbox
 from syncer.cli import app
 from syncer.config import load_config
 from syncer.connector import ReadRequest

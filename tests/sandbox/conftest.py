@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from connectors.repzo.sandbox import RepzoSandbox
+from sandboxes.repzo import RepzoSandbox
 
 KEY = "test-key"
 

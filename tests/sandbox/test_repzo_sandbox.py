@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from connectors.repzo.registry import load_registry
-from connectors.repzo.sandbox import FaultRule, RepzoSandbox
+from sandboxes.repzo import FaultRule, RepzoSandbox
 from tests.sandbox.conftest import KEY
 
 ISO_MS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
@@ -481,7 +481,7 @@ def test_cli_serves_until_interrupted(stop_signal):
 
 
 def test_a_sandbox_beyond_this_machine_needs_an_admin_token():
-    from connectors.repzo.sandbox.server import SandboxExposed
+    from sandboxes.repzo.server import SandboxExposed
 
     with pytest.raises(SandboxExposed, match="--admin-token"):
         RepzoSandbox(api_key=KEY, host="0.0.0.0")

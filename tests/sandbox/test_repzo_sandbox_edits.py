@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import httpx
 
-from connectors.repzo.sandbox import PagingMutation
-from connectors.sandboxkit.clock import iso_ms
+from sandboxes.kit.clock import iso_ms
+from sandboxes.repzo import PagingMutation
 from tests.sandbox.conftest import KEY
 from tests.sandbox.test_repzo_sandbox import T0, read_all_by_keyset
 

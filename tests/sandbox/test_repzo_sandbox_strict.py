@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from connectors.repzo.registry import Registry, Resource, load_registry
-from connectors.repzo.sandbox import RepzoSandbox
+from sandboxes.repzo import RepzoSandbox
 from tests.sandbox.conftest import KEY
 
 REGISTRY = load_registry()

@@ -6,12 +6,11 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
 from syncer.config.models import SyncerConfig
 from syncer.schedules import describe
-from syncer.state.models import Cursor, DeadLetter, OutboxEntry, Run
+from syncer.state import status_queries as stored
+from syncer.state.models import Cursor, Run
+from syncer.state.status_queries import OutboxStatus
 from syncer.state.store import StateStore
 
 
@@ -44,17 +43,6 @@ class FlowStatus:
     cursor_updated_at: datetime | None = None
     last_run: RunSummary | None = None
     dead_letters: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxStatus:
-    """Repzo integration logs not delivered: waiting for a retry, or parked because Repzo
-    refused them (kept for a person to read, never retried)."""
-
-    waiting: int = 0
-    parked: int = 0
-    last_refusal: str | None = None
-    """Repzo's message for the most recently parked log."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,22 +82,15 @@ def collect_status(config: SyncerConfig, store: StateStore | None, store_url: st
         return StatusReport(store_url, store_exists=False, flows=list(configured.values()))
 
     with store.session() as session:
-        cursors = {row.flow: row for row in session.scalars(select(Cursor))}
-        pending = (
-            select(DeadLetter.flow, func.count())
-            .where(DeadLetter.status == "pending")
-            .group_by(DeadLetter.flow)
-        )
-        dead: dict[str, int] = {flow: count for flow, count in session.execute(pending)}
-        run_count = session.scalar(select(func.count()).select_from(Run)) or 0
-        remembered = set(cursors) | set(dead) | set(session.scalars(select(Run.flow).distinct()))
+        cursors = stored.cursors_by_flow(session)
+        dead = stored.pending_dead_letters_by_flow(session)
+        run_count = stored.run_count(session)
+        remembered = set(cursors) | set(dead) | stored.flows_with_runs(session)
         names = list(configured) + sorted(remembered - set(configured))
         flows = []
         for name in names:
             base = configured.get(name, FlowStatus(name=name, in_config=False))
-            last = session.scalars(
-                select(Run).where(Run.flow == name).order_by(Run.started_at.desc()).limit(1)
-            ).first()
+            last = stored.last_run(session, name)
             cursor = cursors.get(name)
             flows.append(
                 replace(
@@ -120,27 +101,10 @@ def collect_status(config: SyncerConfig, store: StateStore | None, store_url: st
                     dead_letters=dead.get(name, 0),
                 )
             )
-        outbox = outbox_status(session)
+        outbox = stored.outbox_status(session)
     return StatusReport(
         store.display_url, store_exists=True, flows=flows, runs_recorded=run_count, outbox=outbox
     )
-
-
-def outbox_status(session: Session) -> OutboxStatus:
-    undelivered = OutboxEntry.delivered_at.is_(None)
-    waiting = session.scalar(
-        select(func.count()).where(undelivered, OutboxEntry.parked_at.is_(None))
-    )
-    parked = session.scalar(
-        select(func.count()).where(undelivered, OutboxEntry.parked_at.is_not(None))
-    )
-    last = session.scalars(
-        select(OutboxEntry.last_error)
-        .where(OutboxEntry.parked_at.is_not(None))
-        .order_by(OutboxEntry.parked_at.desc())
-        .limit(1)
-    ).first()
-    return OutboxStatus(waiting=int(waiting or 0), parked=int(parked or 0), last_refusal=last)
 
 
 def _cursor_text(cursor: Cursor | None) -> str | None:

@@ -13,14 +13,13 @@ import typer
 from rich.console import Console, ConsoleRenderable, RenderableType, RenderHook
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy.exc import DBAPIError
 from typer.exceptions import TyperException
 
 from syncer.config import CONFIG_ENV_VAR, DEFAULT_CONFIG_FILE, SyncerConfig, load_config
 from syncer.errors import OutOfMemory, SyncerError
 from syncer.exit_codes import ExitCode
 from syncer.logs import LogFormat, configure_logging, redact, redact_value
-from syncer.state.failures import store_failure
+from syncer.state.failures import DriverError, store_failure
 
 
 class _RedactingStream:
@@ -153,7 +152,7 @@ def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
             failure: SyncerError = OutOfMemory("running this command")
             consoles.err().print(f"error: {failure.message}", markup=False, soft_wrap=True)
             raise typer.Exit(int(failure.exit_code)) from None
-        except DBAPIError as exc:
+        except DriverError as exc:
             # Outside a run (a run reports its own): the store failed, or this is a bug.
             store = store_failure(exc)
             if store is None:

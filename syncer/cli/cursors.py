@@ -95,11 +95,7 @@ def reset(
         try:
             with store.session() as session:
                 leases.renew(session, held)
-                row = cursor.reset(session, flow.name, moment)
-                if moment is not None and row is None:
-                    session.add(
-                        cursor.at_time(flow.name, flow.source.connector, flow.source.stream, moment)
-                    )
+                cursor.move(session, flow.name, flow.source.connector, flow.source.stream, moment)
         finally:
             leases.release(store, held)
     except leases.LeaseBusy as busy:

@@ -9,15 +9,13 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.table import Table
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from syncer.cli.common import ConfigOption, consoles, echo_json, handles_errors, load
 from syncer.config import DEFAULT_CONFIG_FILE
 from syncer.engine import review
 from syncer.engine.engine import Engine
-from syncer.state import open_store
-from syncer.state.models import Conflict, DeadLetter, IdMapEntry
+from syncer.state import StateStore, open_store, review_queries
+from syncer.state.models import DeadLetter
 
 dead_letters = typer.Typer(
     help="Records that could not be synced: list, retry, drop.", no_args_is_help=True
@@ -33,12 +31,11 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 @contextmanager
-def _session(config_path: str) -> Iterator[Session]:
-    """A session on the configured state store; the store is closed with it."""
+def _store(config_path: str) -> Iterator[StateStore]:
+    """The configured state store, closed when done."""
     store = open_store(load(config_path).state.url)
     try:
-        with store.session() as session:
-            yield session
+        yield store
     finally:
         store.close()
 
@@ -68,13 +65,8 @@ def list_dead_letters(
     as_json: JsonOption = False,
 ) -> None:
     """Pending dead letters: the record, why it failed, how often, when it is tried again."""
-    with _session(config_path) as session:
-        query = select(DeadLetter).order_by(DeadLetter.id)
-        if not everything:
-            query = query.where(DeadLetter.status == "pending")
-        if flow:
-            query = query.where(DeadLetter.flow == flow)
-        letters = list(session.scalars(query))
+    with _store(config_path) as store, store.session() as session:
+        letters = review_queries.dead_letters(session, flow=flow, everything=everything)
     if as_json:
         echo_json([_letter(letter) for letter in letters])
         return
@@ -182,19 +174,9 @@ def list_conflicts(
     as_json: JsonOption = False,
 ) -> None:
     """Records both sides changed in a way the pair's policy could not decide."""
-    with _session(config_path) as session:
-        query = select(Conflict).order_by(Conflict.id)
-        if not everything:
-            query = query.where(Conflict.status == "open")
-        found = list(session.scalars(query))
-        natives = {
-            (row.canonical_id, row.connector): row.native_id
-            for row in session.scalars(
-                select(IdMapEntry).where(
-                    IdMapEntry.canonical_id.in_([c.canonical_id for c in found])
-                )
-            )
-        }
+    with _store(config_path) as store, store.session() as session:
+        found = review_queries.conflicts(session, everything=everything)
+        natives = review_queries.natives_of(session, [c.canonical_id for c in found])
     rows: list[dict[str, Any]] = [
         {
             "id": conflict.id,

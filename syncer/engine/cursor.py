@@ -236,3 +236,12 @@ def reset(session: Session, flow: str, to: datetime | None = None) -> Cursor | N
     row.tiebreak_id = None
     row.scan = None
     return row
+
+
+def move(session: Session, flow: str, connector: str, stream: str, to: datetime | None) -> None:
+    """What ``syncer cursor reset`` does: :func:`reset`, and with ``to`` a cursor standing
+    there (:func:`at_time` of the flow's source ``connector.stream``) for a flow that has none
+    yet."""
+    row = reset(session, flow, to)
+    if to is not None and row is None:
+        session.add(at_time(flow, connector, stream, to))

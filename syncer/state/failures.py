@@ -26,6 +26,10 @@ DAMAGED_ADVICE = (
     "backup; see the README, 'A damaged state store'"
 )
 
+DriverError = DBAPIError
+"""Any error the database driver raised (as SQLAlchemy wraps it): what :func:`store_failure`
+sorts into the store's failures and syncer's bugs."""
+
 _STORE_TROUBLE = (OperationalError, InterfaceError, InternalError)
 """Connection lost, server shutting down, disk full, locked: the store, not syncer's SQL."""
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from syncer.engine import outbox
 from syncer.remote.errors import RetriableRemoteError, SkippableRemoteError
 from syncer.state.models import OutboxEntry, Run
-from syncer.status import outbox_status
+from syncer.state.status_queries import outbox_status
 from tests.engine.conftest import (
     CUSTOMER_FLOWS,
     INVOICE_FLOWS,

@@ -20,7 +20,7 @@ from connectors.csv.journal import Journal, Layout, journal_path
 from connectors.csv.paths import OutsideFolder, confine
 from connectors.csv.reader import NUL, CsvFormatError, Row, read_rows
 from connectors.csv.settings import CsvSettings, CsvStreamSettings
-from connectors.csv.writer import Change, cell
+from connectors.csv.writer import Change, cell, remove_leftovers
 from syncer.connector import (
     LOCATION_FIELD,
     CheckResult,
@@ -506,6 +506,12 @@ class CsvConnector:
         """Bring the file up to date with its journal, so a read sees every row written."""
         journal = self._pending_journal(stream)
         if journal is None:
+            written = self._written_file(stream)
+            if written is not None:
+                # A process killed while it rewrote the file may have left its temporary file
+                # after its journal was done with.
+                with self._file_errors(written[0]):
+                    remove_leftovers(written[0])
             return
         with self._file_errors(journal.path):
             journal.rewrite()

@@ -25,7 +25,15 @@ from typing import Any, Literal
 
 from connectors.csv.formulas import unescape
 from connectors.csv.reader import BadRow, CsvFormatError, read_header, read_rows
-from connectors.csv.writer import Change, Outcome, append, cell, fsync_directory, upsert
+from connectors.csv.writer import (
+    Change,
+    Outcome,
+    append,
+    cell,
+    fsync_directory,
+    remove_leftovers,
+    upsert,
+)
 from syncer.connector import LOCATION_FIELD
 
 _ABSENT: Any = object()
@@ -127,6 +135,9 @@ class Journal:
             if not self.pending:
                 if self.file.exists():
                     self._discard()
+                # A process killed while it rewrote the file may have left its temporary file
+                # even when nothing is left to write (the file was replaced, or never reached).
+                remove_leftovers(self.path)
                 return
             upserts, appends = self._upserts, self._appends
             layout = self.layout

@@ -64,7 +64,7 @@ def atomic_file(
 ) -> Iterator[IO[str]]:
     """A text file that replaces ``path`` only once it is complete and on disk."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_leftovers(path)
+    remove_leftovers(path)
     temporary = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
     try:
         # "x": only ever a new file, never through a link someone put there in advance.
@@ -81,7 +81,7 @@ def atomic_file(
         raise
 
 
-def _remove_leftovers(path: Path) -> None:
+def remove_leftovers(path: Path) -> None:
     # A process killed mid-write leaves its temporary file; the target itself is intact.
     for leftover in path.parent.glob(f".{path.name}.*.tmp"):
         leftover.unlink(missing_ok=True)

@@ -213,7 +213,7 @@ async def test_a_journal_linked_outside_is_not_written_through(drop, outside):
 
 def test_a_rewrite_never_writes_through_a_link_at_its_temporary_name(drop, outside, monkeypatch):
     # A link planted at the temporary file's name after the cleanup of leftovers (a race).
-    monkeypatch.setattr(writer, "_remove_leftovers", lambda path: None)
+    monkeypatch.setattr(writer, "remove_leftovers", lambda path: None)
     monkeypatch.setattr(writer.uuid, "uuid4", lambda: SimpleNamespace(hex="guessed"))
     (drop / ".customers.csv.guessed.tmp").symlink_to(outside / "passwd.csv")
     with pytest.raises(FileExistsError):

@@ -115,6 +115,22 @@ async def test_a_journal_left_by_a_dead_process_is_replayed_by_the_next_one(tmp_
     ]
 
 
+async def test_a_temporary_file_left_by_a_killed_rewrite_is_removed_even_with_nothing_to_write(
+    tmp_path,
+):
+    first = connector(tmp_path)
+    await first.write("customers", [customer(0)])
+    await first.flush("customers")
+    # A later process died half way through a rewrite whose rows also reached the file.
+    stale = tmp_path / ".customers.csv.0123abcd.tmp"
+    stale.write_text("id,name\nC-0,half", encoding="utf-8")
+
+    await connector(tmp_path).flush("customers")  # nothing pending
+
+    assert not stale.exists()
+    assert [row["id"] for row in rows_of(tmp_path / "customers.csv")] == ["C-0"]
+
+
 def test_a_torn_last_line_was_never_acknowledged_and_is_dropped(tmp_path):
     path = tmp_path / "customers.csv"
     journal = Journal(path, KEYED)

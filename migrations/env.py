@@ -8,7 +8,7 @@ import os
 from alembic import context
 from sqlalchemy import Connection
 
-from syncer.state.engine import create_store_engine
+from syncer.state.database import create_database
 from syncer.state.models import Base
 
 config = context.config
@@ -31,7 +31,7 @@ if connection is not None:
     run_on(connection)
 else:
     url = os.environ.get("SYNCER_STATE_URL", "sqlite:///syncer.db")
-    engine = create_store_engine(url)
+    engine = create_database(url)
     with engine.connect() as conn:
         run_on(conn)
     engine.dispose()

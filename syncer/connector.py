@@ -17,10 +17,14 @@ import difflib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from syncer.config.models import ConnectorSettings
 from syncer.remote.errors import RemoteError
+
+if TYPE_CHECKING:
+    from syncer.observe import RunDescription, RunObserver
 
 Record = dict[str, Any]
 """A native record, exactly as the system represents it (JSON-like)."""
@@ -230,13 +234,74 @@ class Connector(Protocol):
     async def write(self, stream: str, ops: Sequence[WriteOp]) -> list[WriteResult]:
         """Write a batch. A failure that ends the run after some writes went through is raised
         as :class:`PartialWrite` with their results (:func:`write_each` does that), so the
-        engine records what the target holds. A connector that acknowledges writes before the
-        system shows them (the CSV connector journals batches and rewrites the file later) may
-        also define ``async def flush(self, stream: str) -> None``: the engine calls it at the
-        end of every run, after the last write to ``stream``."""
+        engine records what the target holds."""
         ...
 
     async def aclose(self) -> None: ...
+
+
+# -- abilities a connector may have ------------------------------------------------------
+# The engine asks ``isinstance(connector, Flushable)`` and the like; a connector has an
+# ability by defining its method, with no base class to inherit.
+
+
+@runtime_checkable
+class Flushable(Protocol):
+    """Acknowledges writes before the system shows them (the CSV connector journals batches
+    and rewrites the file later): the engine calls :meth:`flush` at the end of every run that
+    wrote to ``stream``."""
+
+    async def flush(self, stream: str) -> None: ...
+
+
+@runtime_checkable
+class KeyWriteBack(Protocol):
+    """Can store another system's key on one of its records without that counting as a change
+    of the record (Repzo's ``update-integration-meta``)."""
+
+    async def annotate(self, stream: str, native_id: str, values: Mapping[str, object]) -> None: ...
+
+
+@runtime_checkable
+class Describable(Protocol):
+    """Streams are open-ended (any file name of a CSV folder): :meth:`info` describes one that
+    :meth:`Connector.streams` does not list."""
+
+    def info(self, stream: str) -> StreamInfo: ...
+
+
+@runtime_checkable
+class UsesFindings(Protocol):
+    """Takes what a probe of the system learnt (the page size it really serves), kept in the
+    state store, so that every run uses it."""
+
+    def use_findings(self, findings: Mapping[str, object]) -> None: ...
+
+
+@runtime_checkable
+class ObservesRuns(Protocol):
+    """Keeps a record of the runs that touch it (Repzo's integration command and action logs):
+    returns the observer of one run, or None when it keeps none of this run."""
+
+    def run_observer(self, run: RunDescription) -> RunObserver | None: ...
+
+
+@runtime_checkable
+class NamesStreams(Protocol):
+    """A connector type (the class) that knows what its streams are called without connecting
+    (Repzo's come from its registry), so the configuration check can refuse an unknown one."""
+
+    @classmethod
+    def stream_names(cls) -> frozenset[str]: ...
+
+
+@runtime_checkable
+class ChecksMappings(Protocol):
+    """A connector type (the class) that can point out likely mistakes in a mapping file of one
+    of its streams (paths the system's own types lack), for ``syncer check`` to show."""
+
+    @classmethod
+    def mapping_notes(cls, stream: str, mapping_file: Path) -> list[str]: ...
 
 
 def find_stream(streams: Mapping[str, StreamInfo], name: str, connector: str) -> StreamInfo:

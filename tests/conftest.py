@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
-from syncer.state.engine import create_store_engine, normalize_url
+from syncer.state.database import create_database, normalize_url
 
 PG_URL_ENV = "SYNCER_TEST_PG_URL"
 CHAOS_OPTION = "--chaos"
@@ -89,7 +89,7 @@ def pg_url() -> Iterator[str]:
     if not base:
         pytest.skip(f"{PG_URL_ENV} is not set")
     schema = f"syncer_test_{uuid.uuid4().hex[:12]}"
-    admin = create_store_engine(base)
+    admin = create_database(base)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     url = normalize_url(make_url(base)).update_query_dict({"options": f"-csearch_path={schema}"})

@@ -13,13 +13,13 @@ import pytest
 from sqlalchemy import inspect, text
 from typer.testing import CliRunner, Result
 
-from connectors.repzo.sandbox import ScriptedFault
+from sandboxes.repzo import ScriptedFault
 from syncer.cli import app
 from syncer.config import load_config
 from syncer.config.dump import dump_config
 from syncer.logs import Redactor, configure_logging, redact, register_secrets
 from syncer.remote.http import display_url as display_base_url
-from syncer.state.engine import create_store_engine, display_url
+from syncer.state.database import create_database, display_url
 from tests.engine.conftest import CUSTOMER_FLOWS, KEY, PASSWORD, T0_MS, USER, World
 from tests.engine.conftest import world as world  # the engine tests' fixture, shared here
 
@@ -93,7 +93,7 @@ def _echoing(status: int, path: str | None, method: str | None = None) -> Script
 
 def store_dump(url: str) -> str:
     """Every row of every table, as the database holds it (no column type in between)."""
-    engine = create_store_engine(url)
+    engine = create_database(url)
     lines: list[str] = []
     try:
         with engine.connect() as conn:
@@ -187,7 +187,7 @@ def test_echoed_credentials_are_masked_everywhere(world: World, cli: _Cli) -> No
 def test_a_stored_secret_is_masked_when_shown(world: World, cli: _Cli) -> None:
     """A store written before masking existed (or by another tool) still shows no secret."""
     assert cli("sync", "price-lists").exit_code == 0
-    engine = create_store_engine(world.store_url)
+    engine = create_database(world.store_url)
     try:
         with engine.begin() as conn:
             # Raw SQL: the masking column types are not in the way.

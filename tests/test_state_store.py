@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from syncer.errors import StateStoreError, StoreSchemaError
 from syncer.exit_codes import ExitCode
 from syncer.state import downgrade_store, inspect_store, open_store, upgrade_store
-from syncer.state.engine import create_store_engine
+from syncer.state.database import create_database
 from syncer.state.migrate import head_revision
 from syncer.state.models import Base, Cursor, DeadLetter, IdMapEntry, Run
 
@@ -32,7 +32,7 @@ TABLES = {
 
 
 def tables(url: str) -> set[str]:
-    engine = create_store_engine(url)
+    engine = create_database(url)
     try:
         return set(inspect(engine).get_table_names()) - {"alembic_version"}
     finally:
@@ -50,7 +50,7 @@ def test_upgrade_and_downgrade_an_empty_database(store_url):
 
 def test_models_match_migrations(store_url):
     upgrade_store(store_url)
-    engine = create_store_engine(store_url)
+    engine = create_database(store_url)
     try:
         with engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"compare_type": True})
@@ -63,7 +63,7 @@ def test_sqlite_store_is_created_and_upgraded_automatically(sqlite_url, tmp_path
     store = open_store(sqlite_url)
     try:
         assert tables(sqlite_url) == TABLES
-        with store.engine.connect() as conn:
+        with store.database.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10_000
     finally:
@@ -92,7 +92,7 @@ def test_postgres_store_behind_is_refused_with_the_fix(pg_url):
 
 def test_store_from_a_newer_syncer_is_refused(store_url):
     upgrade_store(store_url)
-    engine = create_store_engine(store_url)
+    engine = create_database(store_url)
     with engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
     engine.dispose()
@@ -224,7 +224,7 @@ def test_id_map_and_dead_letters_enforce_their_keys(store_url):
 
 def test_upgrading_keeps_existing_rows(store_url):
     upgrade_store(store_url, "0001")
-    engine = create_store_engine(store_url)
+    engine = create_database(store_url)
     with engine.begin() as conn:
         conn.execute(
             text(
@@ -248,7 +248,7 @@ def test_upgrading_to_entity_keys_fills_in_natural_keys(store_url):
     """Rows synced before the natural key was kept get it from their snapshot, so payments can
     refer to invoices synced before the upgrade by number."""
     upgrade_store(store_url, "0005")
-    engine = create_store_engine(store_url)
+    engine = create_database(store_url)
     with engine.begin() as conn:
         for row_id, entity, snapshot in (
             (1, "invoice", '{"number": "INV-1", "total": "5.000"}'),

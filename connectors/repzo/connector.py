@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import hashlib
 import json
+import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,11 +14,10 @@ from typing import ClassVar
 
 import httpx
 from pydantic import ValidationError
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
 
 from connectors.repzo.client import RepzoClient, accepts, excerpt, object_id_at
 from connectors.repzo.fields import unknown_paths
+from connectors.repzo.integration_logs import AppIdentity
 from connectors.repzo.registry import Resource, load_registry
 from connectors.repzo.settings import RepzoSettings
 from syncer.connector import (
@@ -34,6 +34,7 @@ from syncer.connector import (
 )
 from syncer.logs import get_logger
 from syncer.mapping.spec import MappingSpec
+from syncer.observe import RunDescription, RunObserver
 from syncer.remote.errors import (
     FatalRemoteError,
     RemoteError,
@@ -44,6 +45,7 @@ from syncer.remote.errors import (
 )
 from syncer.remote.guarded import create_once
 from syncer.remote.retry import RetryPolicy, Sleep
+from syncer.yamlsource import load_yaml
 
 log = get_logger(__name__)
 
@@ -94,6 +96,7 @@ class RepzoConnector:
         self.name = name
         self.settings = settings
         self.client = RepzoClient(settings, system=name, transport=transport, sleep=sleep)
+        self._identity: AppIdentity | None = None
         self._streams = {
             resource.stream: stream_info(resource.stream, resource)
             for resource in self.client.registry.resources.values()
@@ -113,10 +116,11 @@ class RepzoConnector:
             resource = load_registry().by_stream(stream)
         except KeyError:
             return []  # the configuration check names an unknown stream already
+        # The parse loading the configuration made of the file is reused, not done again.
+        document = load_yaml(mapping_file, os.environ)
         try:
-            data = YAML(typ="safe").load(mapping_file.read_text(encoding="utf-8"))
-            spec = MappingSpec.model_validate(data)
-        except (OSError, YAMLError, ValidationError):
+            spec = MappingSpec.model_validate(document.data)
+        except ValidationError:
             return []  # loading the configuration has already reported what is wrong with it
         return [problem.message(resource) for problem in unknown_paths(spec, resource)]
 
@@ -284,6 +288,46 @@ class RepzoConnector:
 
         body = op.record
         return await create_once(op, lambda: self.client.create(resource, body), find)
+
+    def run_observer(self, run: RunDescription) -> RunObserver | None:
+        """The integration logs of a run that touches this Repzo account. A log belongs to an
+        integration app: without ``integration_app`` nothing is written (a log with no app is
+        one Repzo shows nowhere), and the run says so."""
+        if not self.settings.write_logs:
+            return None
+        if not self.settings.integration_app:
+            log.warning(
+                "Repzo integration logs are not written: set "
+                f"connectors.{self.name}.integration_app to the _id of the integration app "
+                "they belong to, or write_logs: false to silence this",
+                connector=self.name,
+            )
+            return None
+        # Imported here: the logs go through the state store's outbox, which `syncer check`
+        # and the other commands that build a connector without running a flow never need.
+        from connectors.repzo.log_observer import IntegrationLogObserver
+
+        return IntegrationLogObserver(self, run)
+
+    async def app_identity(self) -> AppIdentity:
+        """Which integration app this account's logs belong to, read once per connector."""
+        if self._identity is not None:
+            return self._identity
+        namespace = (self.settings.namespace,) if self.settings.namespace else ()
+        app_id = self.settings.integration_app
+        identity = AppIdentity(company_namespace=namespace)
+        if app_id:
+            try:
+                app = await self.client.integration_app(app_id)
+                identity = AppIdentity.from_app(app or {}, app_id=app_id, namespace=namespace)
+            except RemoteError as error:
+                log.warning(
+                    "could not read the integration app; logs carry its id only",
+                    error=error.message,
+                )
+                identity = AppIdentity(app_id=app_id, company_namespace=namespace)
+        self._identity = identity
+        return identity
 
     def use_findings(self, findings: Mapping[str, object]) -> None:
         """Take in what ``syncer repzo probe`` stored about this API; the engine calls this when

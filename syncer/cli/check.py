@@ -15,10 +15,10 @@ from syncer.cli.common import ConfigOption, consoles, handles_errors, load
 from syncer.config import DEFAULT_CONFIG_FILE
 from syncer.config.dump import dump_config
 from syncer.config.models import ConnectorSettings, SyncerConfig
-from syncer.connector import CheckResult, Connector
+from syncer.connector import CheckResult, ChecksMappings, Connector
 from syncer.engine.context import write_back_rule
 from syncer.exit_codes import ExitCode
-from syncer.mapping.binding import bind_flows
+from syncer.mapping.binding import FlowMappings, bind_flows
 from syncer.plugins import can_connect, connector_types, create_connector
 from syncer.schedules import describe, next_run
 from syncer.state import inspect_store
@@ -58,9 +58,11 @@ def check(
             out.print(f"note: connector {name}: {note}", markup=False, soft_wrap=True)
     out.print()
     out.print(_flows_table(config))
-    for line in asyncio.run(_flow_notes(config)):
+    # Bound once for both kinds of note: binding compiles every mapping the flows use.
+    bindings = bind_flows(config)
+    for line in asyncio.run(_flow_notes(config, bindings)):
         out.print(line, markup=False, soft_wrap=True)
-    for line in _mapping_notes(config):
+    for line in _mapping_notes(config, bindings):
         out.print(f"note: {line}", markup=False, soft_wrap=True)
     out.print()
     info = inspect_store(config.state.url)
@@ -138,7 +140,7 @@ def _flows_table(config: SyncerConfig) -> Table:
     return table
 
 
-async def _flow_notes(config: SyncerConfig) -> list[str]:
+async def _flow_notes(config: SyncerConfig, bindings: dict[str, FlowMappings]) -> list[str]:
     """Per flow, whether it writes keys back to its source and why, and which source records
     it takes when a filter says (nothing is contacted)."""
     built: dict[str, Connector] = {}
@@ -149,7 +151,6 @@ async def _flow_notes(config: SyncerConfig) -> list[str]:
         return built[name]
 
     try:
-        bindings = bind_flows(config)
         notes = []
         for flow in config.flows:
             if flow.name not in bindings:
@@ -177,25 +178,27 @@ async def _flow_notes(config: SyncerConfig) -> list[str]:
             await instance.aclose()
 
 
-def _mapping_notes(config: SyncerConfig) -> list[str]:
+def _mapping_notes(config: SyncerConfig, bindings: dict[str, FlowMappings]) -> list[str]:
     """Per mapping a flow uses, the native paths its connector's published types lack (where
     the connector type can tell, as Repzo's can from its SDK)."""
     notes: list[str] = []
     seen: set[tuple[str, str]] = set()
-    bindings = bind_flows(config)
     for flow in config.flows:
         binding = bindings.get(flow.name)
         if binding is None:
             continue
         for end, mapping in ((flow.source, binding.source), (flow.target, binding.target)):
             kind = connector_types().get(config.connectors[end.connector].type)
-            check = getattr(kind, "mapping_notes", None)
-            if not callable(check) or (mapping.source, end.stream) in seen:
+            if (
+                kind is None
+                or not issubclass(kind, ChecksMappings)
+                or (mapping.source, end.stream) in seen
+            ):
                 continue
             seen.add((mapping.source, end.stream))
             notes += [
                 f"mapping {mapping.source}: {text}"
-                for text in check(end.stream, Path(mapping.source))
+                for text in kind.mapping_notes(end.stream, Path(mapping.source))
             ]
     return notes
 

@@ -10,16 +10,14 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
-from sqlalchemy import func, select
 
 from syncer.cli.common import ConfigOption, consoles, handles_errors, load
 from syncer.config import DEFAULT_CONFIG_FILE, SyncerConfig
 from syncer.engine.engine import Engine
-from syncer.engine.runner import RunResult
+from syncer.engine.tally import RunResult
 from syncer.errors import ConfigError, ConfigIssue
 from syncer.exit_codes import ExitCode
-from syncer.state import StateStore, open_store
-from syncer.state.models import DeadLetter
+from syncer.state import StateStore, open_store, review_queries
 
 
 @handles_errors
@@ -193,14 +191,10 @@ def new_dead_letters(store: StateStore, results: list[RunResult]) -> list[NewDea
         for result in results:
             if not result.counts.failed:
                 continue
-            mine = DeadLetter.run_id == result.run_id
-            total = session.scalar(select(func.count()).select_from(DeadLetter).where(mine))
-            rows = session.scalars(
-                select(DeadLetter).where(mine).order_by(DeadLetter.id).limit(SHOWN_PER_FLOW)
-            )
+            total, rows = review_queries.run_dead_letters(session, result.run_id, SHOWN_PER_FLOW)
             first = [(row.record_key, row.field, row.reason) for row in rows]
             if first:
-                found.append(NewDeadLetters(result.flow, int(total or 0), first))
+                found.append(NewDeadLetters(result.flow, total, first))
     return found
 
 

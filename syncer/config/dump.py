@@ -11,7 +11,7 @@ from pydantic import AnyUrl, BaseModel, SecretStr
 from syncer.config.models import SyncerConfig, secret_values
 from syncer.config.types import DeleteLimit, format_duration
 from syncer.logs import MASK, redact_url, redact_value, register_secrets
-from syncer.state.engine import display_url
+from syncer.state.database import display_url
 
 
 def dump_config(config: SyncerConfig, *, reveal_secrets: bool = False) -> dict[str, Any]:

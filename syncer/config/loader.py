@@ -109,11 +109,17 @@ def validate_document(doc: YamlDocument) -> SyncerConfig | None:
         return None
     config = _resolve_paths(config.model_copy(update={"connectors": connectors}), doc.file)
     # Imported here: the mapping layer builds on the configuration models.
-    from syncer.mapping.binding import bind_flows, check_template_settings, settle_streams
+    from syncer.mapping.binding import (
+        bind_flows,
+        check_template_settings,
+        remember_bindings,
+        settle_streams,
+    )
 
     bindings = bind_flows(config, doc)
     config = settle_streams(config, bindings, doc)
     config._source = doc.file
+    remember_bindings(config, bindings)
     check_template_settings(config, bindings, doc)
     return None if doc.issues else config
 

@@ -128,6 +128,9 @@ class HttpConnectorSettings(StrictModel):
             raise ValueError("expected a duration above zero, such as 30s")
         return value
 
+    def write_limit(self) -> int:
+        return self.write_concurrency
+
     def transport_notes(self) -> list[str]:
         """What ``syncer check`` should say about how the system is reached: credentials sent
         in clear over the network."""
@@ -171,6 +174,10 @@ class ConnectorSettings(StrictModel):
     open and a contradiction is reported with both places."""
 
     type: str
+
+    def write_limit(self) -> int:
+        """Writes in flight at once to this system: one, unless its settings say otherwise."""
+        return 1
 
     def notes(self) -> list[str]:
         """Things worth telling whoever runs ``syncer check`` about these settings."""
@@ -284,10 +291,13 @@ class FlowConfig(StrictModel):
     cursor: CursorSettings = CursorSettings()
     conflict: ConflictSettings | None = None
     """For one flow of a two-way pair (either one); ownership with no owners by default."""
-    batch_size: int = Field(default=200, ge=1, le=10_000)
-    """Records mapped, written and committed together, at most (a larger page from the source
-    is handled in several batches). The source connector's ``page_size`` sets how many records
-    one read request asks for."""
+    batch_size: int = Field(default=1000, ge=1, le=10_000)
+    """Records mapped, written and committed together, at most: pages are gathered until they
+    hold this many records (a larger page is handled in several batches). The source
+    connector's ``page_size`` sets how many records one read request asks for."""
+    batch_wait: Duration = timedelta(seconds=5)
+    """How long records read wait for more to fill their batch: a slow source still has its
+    records written and committed at least this often."""
     write_back: bool | None = None
     """Whether the target's key of a record syncer created there is written back to the source
     (Repzo: ``integration_meta`` through update-integration-meta). None: the rule in the README
@@ -350,6 +360,9 @@ class SyncerConfig(StrictModel):
     daemon: DaemonConfig = DaemonConfig()
 
     _source: str | None = PrivateAttr(default=None)
+    _bindings: Any = PrivateAttr(default=None)
+    """The flows' compiled mappings as the loader checked them, with the flows and connectors
+    they were compiled for: nothing compiles them a second time (see ``bind_flows``)."""
     _env_secrets: frozenset[str] = PrivateAttr(default=frozenset())
     """Values of environment variables named like secrets (``${PGPASSWORD}``) that the file
     used, wherever it used them: inside a URL they sit where no setting says they are secret."""

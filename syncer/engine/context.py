@@ -6,18 +6,20 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from syncer import plugins
 from syncer.config.models import ConflictSettings, FlowConfig, SyncerConfig
-from syncer.connector import Connector, StreamInfo, find_stream
+from syncer.connector import Connector, Describable, StreamInfo, UsesFindings, find_stream
 from syncer.engine import writeback
 from syncer.engine.writeback import WriteBack
 from syncer.errors import ConfigError, ConfigIssue
 from syncer.mapping.binding import FlowMappings, bind_flows, catalog_for, template_variables
 from syncer.mapping.catalog import MappingCatalog
 from syncer.mapping.mapping import CompiledMapping
-from syncer.state.findings import findings_for
-from syncer.state.store import StateStore
+
+if TYPE_CHECKING:
+    from syncer.state.store import StateStore
 
 _ENTITY = re.compile(r"^entity:\s*['\"]?([A-Za-z_]+)", re.MULTILINE)
 _STREAM = re.compile(r"^stream:\s*['\"]?([^'\"\s#]+)", re.MULTILINE)
@@ -39,17 +41,18 @@ class EngineContext:
         self.config = config
         self.store = store
         self.catalog: MappingCatalog = catalog_for(config)
-        self.bindings: dict[str, FlowMappings] = bind_flows(config, catalog=self.catalog)
+        self.bindings: dict[str, FlowMappings] = bind_flows(config)
         self._connectors: dict[str, Connector] = {}
 
     def connector(self, name: str) -> Connector:
         if name not in self._connectors:
             instance = plugins.create_connector(name, self.config)
-            use_findings = getattr(instance, "use_findings", None)
-            if callable(use_findings):
+            if isinstance(instance, UsesFindings):
+                from syncer.state.findings import findings_for  # the store: not for `check`
+
                 # What `syncer repzo probe` learnt about this API (the page size it serves)
                 # holds for every run, not only the one after the probe.
-                use_findings(findings_for(self.store, name, self.config.connectors[name]))
+                instance.use_findings(findings_for(self.store, name, self.config.connectors[name]))
             self._connectors[name] = instance
         return self._connectors[name]
 
@@ -159,10 +162,8 @@ def stream_info(instance: Connector, stream: str) -> StreamInfo:
     streams = instance.streams()
     if stream in streams:
         return streams[stream]
-    info = getattr(instance, "info", None)  # connectors whose streams are open-ended (CSV)
-    if callable(info):
-        described: StreamInfo = info(stream)
-        return described
+    if isinstance(instance, Describable):  # streams are open-ended (CSV)
+        return instance.info(stream)
     return find_stream(streams, stream, instance.name)
 
 

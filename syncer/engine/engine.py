@@ -8,17 +8,23 @@ from collections.abc import Sequence
 from syncer.config.models import SyncerConfig
 from syncer.engine import idmap
 from syncer.engine.context import EngineContext, require_flow
-from syncer.engine.runner import FlowRun, RunResult
+from syncer.engine.runner import FlowRun
+from syncer.engine.tally import RunResult
+from syncer.observe import RunObserver
 from syncer.state.store import StateStore
 
 
 class Engine:
     """One configuration and its state store; close it with :meth:`aclose`."""
 
-    def __init__(self, config: SyncerConfig, store: StateStore) -> None:
+    def __init__(
+        self, config: SyncerConfig, store: StateStore, observers: Sequence[RunObserver] = ()
+    ) -> None:
         self.config = config
         self.store = store
         self.context = EngineContext(config, store)
+        self.observers = list(observers)
+        """Told what every run does, besides what the connectors observe themselves."""
 
     async def __aenter__(self) -> Engine:
         return self
@@ -39,8 +45,20 @@ class Engine:
     ) -> FlowRun:
         flow = require_flow(self.config, name, self.config.source or "configuration")
         return FlowRun(
-            self.context, flow, stop=stop, full=full, allow_mass_delete=allow_mass_delete
+            self.context,
+            flow,
+            stop=stop,
+            full=full,
+            allow_mass_delete=allow_mass_delete,
+            observers=self.observers,
         )
+
+    async def retry_dead_letters(self, name: str) -> RunResult:
+        """Run every pending dead letter of the flow through it again now, whatever their
+        backoff says, as a run of its own under the flow's lease."""
+        flow = require_flow(self.config, name, self.config.source or "configuration")
+        run = FlowRun(self.context, flow, job="retry", observers=self.observers)
+        return await run.execute()
 
     async def sync(
         self,
@@ -68,8 +86,8 @@ class Engine:
         self, results: list[RunResult], stop: asyncio.Event | None
     ) -> list[RunResult]:
         """The first half of a pair ran before the second wrote to its source: it reads back
-        what the second half wrote (see ``FlowRun._settle``), so that one ``syncer sync`` leaves
-        the pair settled. Nothing to read back, nothing runs."""
+        what the second half wrote (see :mod:`syncer.engine.settle`), so that one
+        ``syncer sync`` leaves the pair settled. Nothing to read back, nothing runs."""
         done = {result.flow: index for index, result in enumerate(results)}
         settled = []
         for result in results:
@@ -92,9 +110,8 @@ class Engine:
                     pair.reverse,
                 )
             if pending:
-                run = FlowRun(self.context, flow, stop=stop, settle_only=True)
+                run = FlowRun(
+                    self.context, flow, stop=stop, job="read_back", observers=self.observers
+                )
                 settled.append(await run.execute())
         return settled
-
-    def enabled_flows(self) -> list[str]:
-        return [flow.name for flow in self.config.flows if flow.enabled]

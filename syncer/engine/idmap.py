@@ -6,23 +6,29 @@ collections in memory. References between entities resolve through here too.
 
 from __future__ import annotations
 
-import itertools
 import uuid
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
-from syncer.mapping.mapping import UNSYNCED
+from syncer.state.base import utcnow
 from syncer.state.models import IdMapEntry
 
 CHUNK = 500
 """Ids per IN (...) query: well under the parameter limits of SQLite and PostgreSQL."""
 
 
-def new_canonical_id() -> str:
-    return str(uuid.uuid4())
+CANONICAL_NAMESPACE = uuid.UUID("5c1f3e0a-8d2b-4f0e-9a7c-2b6d1e4f8a90")
+
+
+def canonical_id_for(entity: str, connector: str, stream: str, native_id: str) -> str:
+    """The canonical id of a record first seen in ``connector.stream``: derived from where it
+    was first seen, so a run that dies before recording it gives it the same id when it runs
+    again, and finds in the target what it created there under that id."""
+    name = "\x1f".join((entity, connector, stream, native_id))
+    return str(uuid.uuid5(CANONICAL_NAMESPACE, name))
 
 
 def by_native(
@@ -149,6 +155,24 @@ def _update_natives(
         )
 
 
+def not_seen_by(
+    session: Session, entity: str, connector: str, stream: str, run_id: str
+) -> list[IdMapEntry]:
+    """Live rows of a connector stream that the complete listing of run ``run_id`` did not
+    include (see :func:`mark_seen`): records gone from the source."""
+    return list(
+        session.scalars(
+            select(IdMapEntry).where(
+                IdMapEntry.connector == connector,
+                IdMapEntry.stream == stream,
+                IdMapEntry.entity == entity,
+                IdMapEntry.deleted.is_(False),
+                (IdMapEntry.last_seen_run.is_(None)) | (IdMapEntry.last_seen_run != run_id),
+            )
+        )
+    )
+
+
 def live_count(session: Session, entity: str, connector: str, stream: str) -> int:
     """Records of an entity in a connector stream the id map knows and that are not deleted."""
     count = session.scalar(
@@ -165,7 +189,7 @@ def live_count(session: Session, entity: str, connector: str, stream: str) -> in
 
 
 def link(
-    session: Session,
+    rows: Attached,
     existing: IdMapEntry | None,
     *,
     entity: str,
@@ -176,23 +200,29 @@ def link(
     **changes: Any,
 ) -> IdMapEntry:
     """Create or update the row of one side of a canonical record."""
-    row = existing
-    if row is None:
-        row = IdMapEntry(
-            entity=entity,
-            canonical_id=canonical_id,
-            connector=connector,
-            stream=stream,
-            native_id=native_id,
-            deleted=False,
-        )
-        session.add(row)
-    else:
-        row.native_id = native_id
-        row.canonical_id = canonical_id
+    if existing is None:
+        row = new_row(entity, canonical_id, connector, stream, native_id, **changes)
+        rows.add(row)
+        return row
+    existing.native_id = native_id
+    existing.canonical_id = canonical_id
     for name, value in changes.items():
-        setattr(row, name, value)
-    return row
+        setattr(existing, name, value)
+    return existing
+
+
+def new_row(
+    entity: str, canonical_id: str, connector: str, stream: str, native_id: str, **values: Any
+) -> IdMapEntry:
+    """A row not stored yet."""
+    return IdMapEntry(
+        entity=entity,
+        canonical_id=canonical_id,
+        connector=connector,
+        stream=stream,
+        native_id=native_id,
+        **{"deleted": False, **values},
+    )
 
 
 class Attached:
@@ -207,125 +237,62 @@ class Attached:
         self.session = session
         ids = sorted({row.id for row in rows if row is not None and row.id is not None})
         self._rows: dict[int, IdMapEntry] = {}
+        self._new: list[IdMapEntry] = []
+        self._added: set[int] = set()
         for start in range(0, len(ids), CHUNK):
             chunk = ids[start : start + CHUNK]
             query = select(IdMapEntry).where(IdMapEntry.id.in_(chunk))
             self._rows.update((row.id, row) for row in session.scalars(query))
 
     def current(self, row: IdMapEntry) -> IdMapEntry:
-        """The session's instance of ``row``: stored as loaded, or merged when it is new."""
-        found = self._rows.get(row.id) if row.id is not None else None
+        """The session's instance of ``row``: stored as loaded, merged when it was stored by
+        someone else since, or ``row`` itself when it is new (inserted by :meth:`insert`)."""
+        if inspect(row).transient:
+            self.add(row)
+            return row
+        found = self._rows.get(row.id)
         return found if found is not None else self.session.merge(row)
 
+    def add(self, row: IdMapEntry) -> None:
+        if id(row) not in self._added:
+            self._added.add(id(row))
+            self._new.append(row)
 
-CACHE_SIZE = 20_000
-"""Answers a resolver keeps: enough for the references of many pages (price lists, products),
-bounded so a run over millions of records does not grow with them."""
-
-
-class _Cache(dict[tuple[str, str], str | None]):
-    """A dict that forgets its oldest half when full (insertion order), so memory stays flat
-    while the hot references, asked for again on every page, come straight back."""
-
-    def __setitem__(self, key: tuple[str, str], value: str | None) -> None:
-        if len(self) >= CACHE_SIZE and key not in self:
-            for old in list(itertools.islice(iter(self), CACHE_SIZE // 2)):
-                del self[old]
-        super().__setitem__(key, value)
-
-
-class Resolver:
-    """References of one connector, through the id map: (entity, native id) <-> canonical id.
-
-    ``streams`` says which stream of the connector holds each entity. Answers are cached for the
-    run, up to CACHE_SIZE of them; :meth:`prefetch_native` and :meth:`prefetch_canonical` fill
-    the cache for a whole page with one query per entity.
-    """
-
-    def __init__(self, session_factory: Any, connector: str, streams: Mapping[str, str]) -> None:
-        self._session = session_factory
-        self.connector = connector
-        self.streams = streams
-        self._to_canonical = _Cache()
-        self._to_native = _Cache()
-        self._by_key = _Cache()
-
-    def prefetch_native(self, pairs: Iterable[tuple[str, str]]) -> None:
-        by_entity: dict[str, list[str]] = {}
-        for entity, native in pairs:
-            if (entity, native) not in self._to_canonical and entity in self.streams:
-                by_entity.setdefault(entity, []).append(native)
-        if not by_entity:
+    def insert(self) -> None:
+        """Insert the new rows with one multi-row statement, not one ORM flush per row (a
+        first sync inserts two rows per record)."""
+        if not self._new:
             return
-        with self._session() as session:
-            for entity, natives in by_entity.items():
-                rows = by_native(session, entity, self.connector, self.streams[entity], natives)
-                for native in natives:
-                    row = rows.get(native)
-                    self._to_canonical[(entity, native)] = row.canonical_id if row else None
+        now = utcnow()
+        values = [
+            {
+                **{name: row.__dict__.get(name) for name in _INSERTED},
+                "deleted": bool(row.__dict__.get("deleted", False)),
+                "created_at": now,
+                "updated_at": now,
+            }
+            for row in self._new
+        ]
+        # Through the table, not the mapped class: one executemany on the driver's cursor.
+        self.session.connection().execute(insert(ID_MAP), values)
+        self._new, self._added = [], set()
 
-    def prefetch_canonical(self, pairs: Iterable[tuple[str, str]]) -> None:
-        by_entity: dict[str, list[str]] = {}
-        for entity, canonical in pairs:
-            if (entity, canonical) not in self._to_native and entity in self.streams:
-                by_entity.setdefault(entity, []).append(canonical)
-        if not by_entity:
-            return
-        with self._session() as session:
-            for entity, canonicals in by_entity.items():
-                rows = by_canonical(
-                    session, entity, self.connector, self.streams[entity], canonicals
-                )
-                for canonical in canonicals:
-                    row = rows.get(canonical)
-                    self._to_native[(entity, canonical)] = row.native_id if row else None
 
-    def to_canonical(self, entity: str, native_id: str) -> str | None:
-        """The canonical id; for a record not synced yet, ``unsynced:<native id>``: only a
-        target that needs the reference waits for it (an invoice line's variant need not hold
-        up an invoice whose target only uses the product)."""
-        if (entity, native_id) not in self._to_canonical:
-            self.prefetch_native([(entity, native_id)])
-        return self._to_canonical.get((entity, native_id)) or f"{UNSYNCED}{native_id}"
-
-    def to_native(self, entity: str, canonical_id: str) -> str | None:
-        if canonical_id.startswith(UNSYNCED):
-            return None
-        if (entity, canonical_id) not in self._to_native:
-            self.prefetch_canonical([(entity, canonical_id)])
-        return self._to_native.get((entity, canonical_id))
-
-    def key_to_canonical(self, entity: str, natural_key: str) -> str | None:
-        """The canonical id of the record of ``entity`` whose natural key (a document number)
-        is ``natural_key`` in this connector; ``unsynced:<key>`` when syncer has not seen it."""
-        cached = self._by_key.get((entity, natural_key))
-        if cached is None and entity in self.streams:
-            with self._session() as session:
-                cached = session.scalar(
-                    select(IdMapEntry.canonical_id)
-                    .where(
-                        IdMapEntry.connector == self.connector,
-                        IdMapEntry.stream == self.streams[entity],
-                        IdMapEntry.natural_key == natural_key,
-                        IdMapEntry.entity == entity,
-                    )
-                    .order_by(IdMapEntry.id)
-                    .limit(1)
-                )
-            if cached is not None:
-                self._by_key[(entity, natural_key)] = cached
-        return cached or f"{UNSYNCED}{natural_key}"
-
-    def learn(self, entity: str, native_id: str, canonical_id: str) -> None:
-        """A record just linked in this run: references to it resolve at once."""
-        self._to_canonical[(entity, native_id)] = canonical_id
-        self._to_native[(entity, canonical_id)] = native_id
-
-    def forget_misses(self) -> None:
-        """Drop cached misses: a dependency synced meanwhile may resolve them now."""
-        for cache in (self._to_canonical, self._to_native):
-            for key in [key for key, value in cache.items() if value is None]:
-                del cache[key]
+ID_MAP = cast(Table, IdMapEntry.__table__)
+_INSERTED = (
+    "entity",
+    "canonical_id",
+    "connector",
+    "stream",
+    "native_id",
+    "natural_key",
+    "content_hash",
+    "snapshot",
+    "written_hash",
+    "origin",
+    "native_updated_at",
+    "last_seen_run",
+)
 
 
 def written_by(session: Session, entity: str, connector: str, stream: str, flow: str) -> list[str]:

@@ -131,6 +131,16 @@ def renew(session: Session, held: Held) -> None:
         raise LeaseLost(held.name)
 
 
+def check(session: Session, held: Held) -> None:
+    """Raise LeaseLost if another process took the lease over, without writing anything: the
+    look a run takes before it writes to a target."""
+    row = session.execute(
+        select(Lease.holder, Lease.fence).where(Lease.name == held.name)
+    ).one_or_none()
+    if row is None or (row.holder, row.fence) != (held.holder, held.fence):
+        raise LeaseLost(held.name)
+
+
 def release(store: StateStore, held: Held) -> None:
     with store.session() as session:
         session.execute(
@@ -139,11 +149,6 @@ def release(store: StateStore, held: Held) -> None:
             .values(holder=None, expires_at=None)
             .execution_options(synchronize_session=False)
         )
-
-
-def holder_of(store: StateStore, name: str) -> str | None:
-    with store.session() as session:
-        return session.scalar(select(Lease.holder).where(Lease.name == name))
 
 
 def _ensure_row(store: StateStore, name: str) -> None:

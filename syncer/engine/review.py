@@ -3,14 +3,19 @@ drop, conflicts to resolve by taking one side."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from syncer.connector import PartialWrite, WriteOp
-from syncer.engine import idmap
+from syncer.config.models import FlowConfig
+from syncer.connector import KeyWriteBack, PartialWrite, WriteOp
+from syncer.engine import idmap, leases
+from syncer.engine.binding import FlowBinding
 from syncer.engine.engine import Engine
+from syncer.engine.lifecycle import RunLifecycle
 from syncer.engine.snapshots import merged, snapshot
 from syncer.errors import SyncerError
 from syncer.exit_codes import ExitCode
@@ -59,9 +64,13 @@ async def retry(engine: Engine, ids: Sequence[int], flow: str | None) -> RetryRe
                 stored.next_attempt_at = now
     report: dict[str, tuple[int, int]] = {}
     for name in sorted({letter.flow for letter in letters}):
-        run = engine.flow_run(name)
+        result = await engine.retry_dead_letters(name)
+        if result.status == "busy":
+            raise ReviewError(f"{result.error}; try again once that run has finished")
+        if result.status == "failed":
+            raise ReviewError(f"retrying the dead letters of {name} failed: {result.error}")
         count = sum(1 for letter in letters if letter.flow == name)
-        report[name] = (count, await run.retry_dead_letters())
+        report[name] = (count, result.retried)
     return RetryReport(report)
 
 
@@ -113,7 +122,23 @@ async def resolve_conflict(engine: Engine, conflict_id: int, take: str) -> list[
     )
     if flow is None:
         raise ReviewError(f"no flow goes from {take} to the other side for {entity} records")
-    run = engine.flow_run(flow.name)
+    async with _holding(engine, flow) as binding:
+        fields_written = await _take(engine, binding, entity, canonical_id, fields, take)
+    _close(engine, conflict_id, take)
+    return fields_written
+
+
+async def _take(
+    engine: Engine,
+    binding: FlowBinding,
+    entity: str,
+    canonical_id: str,
+    fields: frozenset[str],
+    take: str,
+) -> list[str]:
+    """Write ``take``'s values of ``fields`` to the other side and mark them synced on both."""
+    flow = binding.flow
+    source, target = binding.source, binding.target
     with engine.store.session() as session:
         source_row = idmap.by_canonical(
             session, entity, flow.source.connector, flow.source.stream, [canonical_id]
@@ -123,17 +148,17 @@ async def resolve_conflict(engine: Engine, conflict_id: int, take: str) -> list[
         ).get(canonical_id)
     if source_row is None or target_row is None:
         raise ReviewError("the record is no longer linked on both sides; run the flows again")
-    native = await run.source.get(flow.source.stream, source_row.native_id)
+    native = await source.connector.get(source.stream, source_row.native_id)
     if native is None:
         raise ReviewError(f"{take} no longer has the record {source_row.native_id}")
-    canonical = run.source_mapping.read(native, run.source_context)
+    canonical = source.mapping.read(native, source.context)
     values = snapshot(canonical.values, fields)
-    record = run.target_mapping.write(
-        canonical.values, run.target_context, fields, canonical_id=canonical_id
+    record = target.mapping.write(
+        canonical.values, target.context, fields, canonical_id=canonical_id
     )
     try:
-        [result] = await run.target.write(
-            flow.target.stream,
+        [result] = await target.connector.write(
+            target.stream,
             [WriteOp("update", record, ref=canonical_id, native_id=target_row.native_id)],
         )
     except PartialWrite as stopped:
@@ -146,8 +171,19 @@ async def resolve_conflict(engine: Engine, conflict_id: int, take: str) -> list[
             stored = session.merge(row)
             stored.snapshot = merged(stored.snapshot, values, fields)
             stored.content_hash = content_hash(stored.snapshot)
-    _close(engine, conflict_id, take)
     return sorted(fields)
+
+
+@contextlib.asynccontextmanager
+async def _holding(engine: Engine, flow: FlowConfig) -> AsyncIterator[FlowBinding]:
+    """The flow, bound, while this process holds its lease: a person's change goes through
+    the same "one run per flow" as a sync, and never races one."""
+    lifecycle = RunLifecycle(engine.store, flow, str(uuid.uuid4()), kind="resolve")
+    try:
+        async with lifecycle.held():
+            yield FlowBinding.build(engine.context, flow)
+    except leases.LeaseBusy as busy:
+        raise ReviewError(f"{busy.message}; try again once that run has finished") from None
 
 
 def _close(engine: Engine, conflict_id: int, take: str) -> None:
@@ -167,13 +203,13 @@ async def _overwrite_keys(
         raise ReviewError(
             f"the flow {flow_name!r} that found this conflict is no longer configured"
         )
-    run = engine.flow_run(flow_name)
-    flow = run.flow
-    with engine.store.session() as session:
-        row = idmap.by_canonical(
-            session, entity, flow.source.connector, flow.source.stream, [canonical_id]
-        ).get(canonical_id)
-    annotate = getattr(run.source, "annotate", None)
-    if row is None or annotate is None:
-        raise ReviewError("the record is no longer linked in the source; run the flow again")
-    await annotate(flow.source.stream, row.native_id, keys)
+    flow = engine.config.flow(flow_name)
+    async with _holding(engine, flow) as binding:
+        with engine.store.session() as session:
+            row = idmap.by_canonical(
+                session, entity, flow.source.connector, flow.source.stream, [canonical_id]
+            ).get(canonical_id)
+        source = binding.source.connector
+        if row is None or not isinstance(source, KeyWriteBack):
+            raise ReviewError("the record is no longer linked in the source; run the flow again")
+        await source.annotate(flow.source.stream, row.native_id, keys)

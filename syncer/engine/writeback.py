@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from syncer.config.models import FlowConfig
-from syncer.connector import Connector, StreamInfo
+from syncer.connector import Connector, KeyWriteBack, StreamInfo
 from syncer.mapping.mapping import CompiledMapping
 
 
@@ -41,7 +41,9 @@ class WriteBack:
 def can_store_keys(connector: type[object] | object) -> bool:
     """Whether a connector (class or instance) can store another system's key on a record
     without that counting as a change (``annotate``)."""
-    return callable(getattr(connector, "annotate", None))
+    if isinstance(connector, type):
+        return issubclass(connector, KeyWriteBack)
+    return isinstance(connector, KeyWriteBack)
 
 
 def decide(

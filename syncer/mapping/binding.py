@@ -9,6 +9,7 @@ from typing import Any
 
 from syncer import plugins
 from syncer.config.models import ConnectorSettings, FlowConfig, StreamRef, SyncerConfig
+from syncer.connector import KeyWriteBack, NamesStreams
 from syncer.errors import ConfigError, ConfigIssue
 from syncer.mapping.catalog import MappingCatalog
 from syncer.mapping.mapping import CompiledMapping, MappingContext, RefResolver
@@ -54,7 +55,12 @@ def bind_flows(
     config: SyncerConfig, doc: YamlDocument | None = None, catalog: MappingCatalog | None = None
 ) -> dict[str, FlowMappings]:
     """Load and check the mappings of every flow. Problems are added to ``doc`` when given
-    (so they are reported with the rest of the configuration), else raised."""
+    (so they are reported with the rest of the configuration), else raised. A configuration
+    the loader checked has them compiled already, and they are not compiled again."""
+    remembered = config._bindings
+    if doc is None and remembered is not None and remembered[0] == _compiled_for(config):
+        found: dict[str, FlowMappings] = remembered[1]
+        return found
     catalog = catalog or catalog_for(config)
     issues: list[ConfigIssue] = []
     bound: dict[str, FlowMappings] = {}
@@ -101,6 +107,17 @@ def bind_flows(
     elif issues:
         raise ConfigError(issues)
     return bound
+
+
+def remember_bindings(config: SyncerConfig, bindings: dict[str, FlowMappings]) -> None:
+    """Keep ``bindings`` with ``config`` for :func:`bind_flows` (the loader's, once checked)."""
+    config._bindings = (_compiled_for(config), bindings)
+
+
+def _compiled_for(config: SyncerConfig) -> tuple[int, ...]:
+    # The same flows and connectors objects: a copy of the configuration with other flows or
+    # connectors (a test, the demo) compiles its own.
+    return id(config.connectors), id(config.flows), *(id(flow) for flow in config.flows)
 
 
 def settle_streams(
@@ -210,7 +227,7 @@ def _check_write_back(
 ) -> None:
     """``write_back: true`` needs a source that can store keys and a mapping that names one."""
     kind = config.connectors[connector].type
-    if not callable(getattr(plugins.connector_types()[kind], "annotate", None)):
+    if not issubclass(plugins.connector_types()[kind], KeyWriteBack):
         issue(
             ("flows", index, "write_back"),
             f"write_back is true, but {connector} ({kind}) cannot store another system's key "
@@ -292,10 +309,9 @@ def _unknown_stream(connector_type: object, ref: StreamRef) -> str | None:
     """Why ``ref.stream`` is not a stream of its connector, when the connector type can tell
     without connecting (Repzo's streams come from its registry) through ``stream_names()``.
     Others, such as CSV, where any file name is a stream, are never refused here."""
-    stream_names = getattr(connector_type, "stream_names", None)
-    if not callable(stream_names):
+    if not isinstance(connector_type, type) or not issubclass(connector_type, NamesStreams):
         return None
-    known = frozenset(stream_names())
+    known = frozenset(connector_type.stream_names())
     if ref.stream in known:
         return None
     return unknown_name("stream", ref.stream, known, of=f"connector {ref.connector}")

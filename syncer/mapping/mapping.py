@@ -554,6 +554,12 @@ class CompiledMapping:
             collect(constant)
         return found
 
+    @property
+    def keeps_canonical_id(self) -> bool:
+        """Records written through this mapping carry their canonical id in an identity key
+        of their own (``external_ref: "{canonical_id}"``)."""
+        return any(template.text == "{" + CANONICAL_ID + "}" for _, template in self.identity)
+
     def carried_canonical_id(self, record: Mapping[str, Any]) -> str | None:
         """The canonical id a native record carries in an identity key that holds nothing
         else (``external_ref: "{canonical_id}"``): syncer put it there when it created the

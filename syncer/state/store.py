@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from syncer.errors import StateStoreError, StoreSchemaError
 from syncer.logs import get_logger
 from syncer.state import migrate
-from syncer.state.engine import create_store_engine, display_url, normalize_url, sqlite_path
+from syncer.state.database import create_database, display_url, normalize_url, sqlite_path
 from syncer.state.failures import first_line, store_failure
 
 log = get_logger(__name__)
@@ -23,21 +23,18 @@ log = get_logger(__name__)
 class StateStore:
     """A connected, schema-checked state store. Use :func:`open_store` to get one."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
+    def __init__(self, database: Engine) -> None:
+        self.database = database
+        """SQLAlchemy's engine: the connection pool to the store's database."""
+        self._sessions = sessionmaker(database, expire_on_commit=False)
 
     @property
     def url(self) -> URL:
-        return self.engine.url
+        return self.database.url
 
     @property
     def display_url(self) -> str:
-        return display_url(self.engine.url)
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.engine.dialect.name == "sqlite"
+        return display_url(self.database.url)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -46,7 +43,7 @@ class StateStore:
             yield session
 
     def close(self) -> None:
-        self.engine.dispose()
+        self.database.dispose()
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +62,7 @@ def open_store(url: str | URL, *, auto_upgrade: bool = True) -> StateStore:
     a PostgreSQL store that is behind is refused with the command that fixes it, because other
     replicas may be using it.
     """
-    engine = create_store_engine(url)
+    engine = create_database(url)
     shown = display_url(engine.url)
     try:
         with _connect(engine) as conn:
@@ -112,7 +109,7 @@ def inspect_store(url: str | URL) -> StoreInfo:
     path = sqlite_path(parsed)
     if path is not None and not path.exists():
         return StoreInfo(shown, exists=False, schema=None)
-    engine = create_store_engine(parsed)
+    engine = create_database(parsed)
     try:
         with _connect(engine) as conn:
             return StoreInfo(shown, exists=True, schema=migrate.schema_state(conn))
@@ -121,7 +118,7 @@ def inspect_store(url: str | URL) -> StoreInfo:
 
 
 def _migrate(url: str | URL, action: Callable[[Connection], None]) -> tuple[str | None, str | None]:
-    engine = create_store_engine(url)
+    engine = create_database(url)
     shown = display_url(engine.url)
     try:
         with _connect(engine) as conn:

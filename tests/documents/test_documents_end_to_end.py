@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
@@ -15,9 +16,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors.repzo.sandbox.documents import Sold, invoice
+from sandboxes.repzo.documents import Sold, invoice
 from syncer.config import load_config
 from syncer.config.models import SyncerConfig
+from syncer.engine.engine import Engine
 from syncer.engine.reconcile import Report, reconcile
 from syncer.state.models import DeadLetter
 from tests.documents.strategies import line_lists, sold_lines
@@ -108,6 +110,15 @@ def pay(world: World, number: str, settles: str, amount: int, **fields: Any) -> 
             }
         ],
     )
+
+
+def retried(flow: str) -> Callable[[Engine], Awaitable[int]]:
+    """Retry every pending dead letter of ``flow`` now; how many went through."""
+
+    async def use(engine: Engine) -> int:
+        return (await engine.retry_dead_letters(flow)).retried
+
+    return use
 
 
 def erp_documents(world: World, stream: str, number: str) -> list[dict]:
@@ -266,10 +277,8 @@ def test_a_payment_read_before_its_invoice_waits_for_it(world: World) -> None:
     assert erp_documents(world, "payments", "PAY-7") == []
 
     world.sync(config, "invoices")
-    retried = world.with_engine(
-        config, lambda engine: engine.flow_run("payments").retry_dead_letters(force=True)
-    )
-    assert retried == 1
+    went_through = world.with_engine(config, retried("payments"))
+    assert went_through == 1
     [payment] = erp_documents(world, "payments", "PAY-7")
     assert payment["invoice"] == erp_documents(world, "invoices", "INV-7")[0]["id"]
 
@@ -322,9 +331,7 @@ def test_an_invoice_from_a_warehouse_nothing_syncs_says_so_and_stops_waiting(wor
     assert reason().startswith("waiting for warehouse")
     assert "no flow syncs warehouse records between erp and repzo" in reason()
     time.sleep(1.2)
-    world.with_engine(
-        config, lambda engine: engine.flow_run("invoices").retry_dead_letters(force=True)
-    )
+    world.with_engine(config, retried("invoices"))
     assert reason().startswith("gave up waiting after")
 
 

@@ -13,12 +13,12 @@ from typing import Any, TypeVar
 
 import pytest
 
-from connectors.erp_stub.server import ErpStub
-from connectors.repzo.sandbox import RepzoSandbox
+from sandboxes.erp import ErpStub
+from sandboxes.repzo import RepzoSandbox
 from syncer.config import load_config
 from syncer.config.models import SyncerConfig
 from syncer.engine.engine import Engine
-from syncer.engine.runner import RunResult
+from syncer.engine.tally import RunResult
 from syncer.state import open_store, upgrade_store
 from syncer.state.store import StateStore
 

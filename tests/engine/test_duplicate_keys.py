@@ -16,8 +16,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from connectors.erp_stub import ErpStubConnector
 from syncer.cli import app
 from syncer.connector import Page, ReadRequest
-from syncer.engine import idmap
-from syncer.engine.runner import FlowRun
+from syncer.engine import identity, idmap
 from syncer.state.models import IdMapEntry, Run
 from tests.engine.conftest import CUSTOMER_FLOWS, EXPORT_FLOW, T0_MS, World, store_for
 from tests.engine.test_csv_damage import HEADER, codes, letters, line, prepared, summary
@@ -167,7 +166,7 @@ def test_the_last_guard_parks_what_a_target_stored_over_a_linked_record(world, r
     # A target may answer a write with a record that is already linked (one that keys records
     # by a value it was sent) where nothing could tell before writing: the id map keeps one
     # link per record, and the other record is parked rather than crashing the run.
-    monkeypatch.setattr(FlowRun, "_one_target_each", lambda self, items: None)
+    monkeypatch.setattr(identity, "one_target_each", lambda scope, decisions: decisions)
     world.repzo.insert(
         "client",
         [{"name": "Shop A", "client_code": "C-1"}, {"name": "Shop B", "client_code": "C-1"}],
@@ -254,3 +253,31 @@ def test_a_run_that_dies_of_an_unexpected_error_is_closed_as_failed(
     fixed = runner.invoke(app, ["sync", CSV_FLOW, "-c", path])
     assert fixed.exit_code == 0, fixed.output
     assert set(codes(world)) == {"C-001", "C-002"}
+
+
+def test_a_key_that_finds_two_target_records_parks_the_record_and_writes_neither(world, runner):
+    # Two Repzo clients carry the identity key of one ERP customer (one made by hand, say):
+    # updating either would be a guess, and creating a third would be a duplicate.
+    world.erp.seed(customers=2, items=0, vans=0, invoices=0, credit_notes=0, payments=0)
+    world.erp.clock.freeze(T0_MS)
+    code = world.erp.records("customers")[0]["id"]
+    twins = world.repzo.insert(
+        "client",
+        [
+            {"name": name, "client_code": code, "integration_meta": {"id": f"demo_{code}"}}
+            for name in ("By hand", "Imported once")
+        ],
+    )
+    world.config(CUSTOMER_FLOWS)
+    path = str(world.folder / "syncer.yaml")
+
+    result = runner.invoke(app, ["sync", "price-lists", "customers-erp-to-repzo", "-c", path])
+
+    assert result.exit_code == 1, result.output
+    same_code = [c for c in world.repzo.documents("client") if c["client_code"] == code]
+    assert sorted(c["name"] for c in same_code) == ["By hand", "Imported once"]  # untouched
+    [letter] = letters(runner, path, "--flow", "customers-erp-to-repzo")
+    assert letter["record"] == code and letter["kind"] == "identity"
+    assert f"integration_meta.id 'demo_{code}'" in letter["reason"]
+    assert all(twin in letter["reason"] for twin in twins)
+    assert len(world.repzo.documents("client")) == 3  # the other customer was created

@@ -117,15 +117,20 @@ def test_a_second_sync_of_a_busy_flow_stands_aside(world, runner):
 def test_a_run_whose_lease_is_taken_over_stops_without_committing(world, monkeypatch):
     world.erp.seed(customers=30, **SMALL)
     world.erp.clock.freeze(T0_MS)
-    config = world.config(CUSTOMER_FLOWS, page_size=10)
+    one_page_a_batch = CUSTOMER_FLOWS.replace(
+        "target: {connector: repzo, stream: client}\n",
+        "target: {connector: repzo, stream: client}\n  batch_size: 10\n",
+        1,
+    )
+    config = world.config(one_page_a_batch, page_size=10)
     world.sync(config, "price-lists")
     store = store_for(world.store_url)
     pages = []
-    real_page = flow_runner.FlowRun._page
+    real_process = flow_runner.FlowRun.process
 
-    async def page_then_pause(self, page, scan):
-        pages.append(len(page.records))
-        outcome = await real_page(self, page, scan)
+    async def page_then_pause(self, records, extra_failures=(), on_commit=None):
+        pages.append(len(records))  # page_size 10: one batch per page
+        outcome = await real_process(self, records, extra_failures, on_commit)
         if len(pages) == 1:
             # Meanwhile another replica decides this one is gone and takes the flow over.
             with store.session() as session:
@@ -136,7 +141,7 @@ def test_a_run_whose_lease_is_taken_over_stops_without_committing(world, monkeyp
                 )
         return outcome
 
-    monkeypatch.setattr(flow_runner.FlowRun, "_page", page_then_pause)
+    monkeypatch.setattr(flow_runner.FlowRun, "process", page_then_pause)
     try:
         [run] = world.sync(config, "customers-erp-to-repzo")
         assert run.status == "failed" and run.error_exit == 3

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import csv
 
+import pytest
+
+from syncer.engine import commit as commit_stage
 from syncer.engine import runner as flow_runner
 from syncer.state.models import Cursor
 from tests.engine.conftest import T0_MS, store_for
@@ -14,6 +17,7 @@ FLOW = """
 - name: clients-to-csv
   source: {connector: repzo, stream: client}
   target: {connector: drop, stream: customers}
+  batch_size: 25
 """
 
 
@@ -25,15 +29,15 @@ def exported(world) -> dict[str, dict[str, str]]:
 def test_a_resumed_scan_goes_on_to_what_changed_since_it_began(world, monkeypatch):
     ids = world.repzo.seed("client", 100, updated_at=T0_MS - 60_000)
     config = world.config(FLOW, page_size=25)
-    real_page = flow_runner.FlowRun._page
+    real_process = flow_runner.FlowRun.process
 
-    async def stop_after_one(self, page, scan):
-        outcome = await real_page(self, page, scan)
+    async def stop_after_one(self, records, extra_failures=(), on_commit=None):
+        outcome = await real_process(self, records, extra_failures, on_commit)
         self.stop.set()  # SIGTERM arrives: the page in hand is finished, then the run stops
         return outcome
 
     with monkeypatch.context() as patch:
-        patch.setattr(flow_runner.FlowRun, "_page", stop_after_one)
+        patch.setattr(flow_runner.FlowRun, "process", stop_after_one)
         [stopped] = world.sync(config, "clients-to-csv")
     assert stopped.status == "stopped" and stopped.counts.read == 25
     store = store_for(world.store_url)
@@ -53,3 +57,33 @@ def test_a_resumed_scan_goes_on_to_what_changed_since_it_began(world, monkeypatc
     assert len(rows) == 100
     names = {row["name"] for row in rows.values()}
     assert {"first, edited", "last, edited"} <= names  # the fresh window, in the same run
+
+
+@pytest.mark.parametrize(
+    ("batch_size", "batches"),
+    [
+        ("1000", [100]),
+        ("50", [50, 50]),
+        ("60", [75, 25]),
+        ("25", [25, 25, 25, 25]),
+        # A slow source still has its records committed every batch_wait at least.
+        ("1000\n  batch_wait: 0s", [25, 25, 25, 25]),
+    ],
+)
+def test_pages_are_gathered_into_batches_one_commit_each(world, monkeypatch, batch_size, batches):
+    world.repzo.seed("client", 100, updated_at=T0_MS - 60_000)
+    config = world.config(FLOW.replace("batch_size: 25", f"batch_size: {batch_size}"), page_size=25)
+    real_commit = commit_stage.commit
+    committed: list[int] = []
+
+    def counting(scope, outcomes, **rest):
+        committed.append(len(outcomes) + len(rest.get("unchanged", ())))
+        return real_commit(scope, outcomes, **rest)
+
+    monkeypatch.setattr(commit_stage, "commit", counting)
+    [run] = world.sync(config, "clients-to-csv")
+    assert run.status == "succeeded" and run.counts.created == 100
+    # Whole pages of 25 are gathered until a batch holds batch_size records or more: one
+    # commit (and one fsync of the CSV journal) per batch, not per page.
+    assert committed == batches
+    assert len(exported(world)) == 100

@@ -166,7 +166,7 @@ def test_records_that_already_carry_their_key_are_not_annotated_again(world):
 
 
 async def retry_customers(engine: Engine) -> int:
-    return await engine.flow_run("customers-erp-to-repzo").retry_dead_letters(force=True)
+    return (await engine.retry_dead_letters("customers-erp-to-repzo")).retried
 
 
 def test_a_refused_record_does_not_block_its_page_and_is_retried_once_fixed(world):
@@ -262,13 +262,13 @@ def test_an_invoice_is_pushed_once_even_when_the_run_dies_after_the_erp_took_it(
     insert_invoice(world, "INV-1021-4")
     world.tick()
 
-    from syncer.engine import runner
+    from syncer.engine import commit
 
     def crash(*args, **kwargs):
         raise KeyboardInterrupt("killed right after the ERP accepted the invoice")
 
     with monkeypatch.context() as patch:
-        patch.setattr(runner.FlowRun, "_commit", crash)
+        patch.setattr(commit, "commit", crash)
         with contextlib.suppress(KeyboardInterrupt):
             world.sync(config, "invoices")
     assert len(world.erp.records("invoices")) == 1

@@ -16,7 +16,7 @@ from syncer.cli import app
 from syncer.config import load_config
 from syncer.engine import leases
 from syncer.engine.engine import Engine
-from syncer.engine.runner import RunResult
+from syncer.engine.tally import RunResult
 from syncer.logs import configure_logging
 from tests.engine.conftest import CUSTOMER_FLOWS, T0_MS, World, store_for
 

@@ -11,8 +11,8 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.repzo import RepzoConnector, RepzoSettings
-from connectors.repzo.logs import ActionLog, AppIdentity, CommandLog
-from connectors.repzo.sandbox import RepzoSandbox
+from connectors.repzo.integration_logs import ActionLog, AppIdentity, CommandLog
+from sandboxes.repzo import RepzoSandbox
 from syncer.cli import app
 from syncer.connector import ReadRequest, WriteOp
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.repzo.logs import ActionLog, AppIdentity, CommandLog
+from connectors.repzo.integration_logs import ActionLog, AppIdentity, CommandLog
 
 APP = {
     "_id": "65f0c2a1b3c4d5e6f7a8b9c0",

@@ -35,7 +35,7 @@ def sqlite_path(url: URL) -> Path | None:
     return Path(url.database)
 
 
-def create_store_engine(url: str | URL, **kwargs: Any) -> Engine:
+def create_database(url: str | URL, **kwargs: Any) -> Engine:
     """An engine configured for the state store's needs on either backend."""
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "sqlite":

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from connectors.csv.formulas import unescape
+from connectors.csv.keys import FileKeys
 from connectors.csv.reader import BadRow, CsvFormatError, read_header, read_rows
 from connectors.csv.writer import (
     Change,
@@ -68,7 +69,7 @@ class Journal:
         """Key -> the row's pending columns (merged over its batches), None when deleted."""
         self._appends: list[dict[str, str]] = []
         self._ledger_columns: list[str] | None = None
-        self._keys: set[str] | None = None
+        self._keys: FileKeys | None = None
         """Keys in the file as last read or written, valid while its stat is ``_keys_stat``."""
         self._keys_stat: tuple[int, int, int] | None = None
         self._lock = threading.Lock()
@@ -231,13 +232,13 @@ class Journal:
             for key, values in self._upserts.items()
         )
 
-    def _file_keys(self) -> set[str]:
+    def _file_keys(self) -> FileKeys:
         """The keys in the file, read once and again only when someone else changed it.
         Reading it also refuses a file a rewrite would damage, before anything is journaled."""
         stat = _stat(self.path)
         if self._keys is not None and stat == self._keys_stat:
             return self._keys
-        keys: set[str] = set()
+        keys = FileKeys()
         header = self._header() if stat is not None else None
         if header is not None:
             if self.layout.key not in header:

@@ -20,6 +20,7 @@ from connectors.repzo.fields import unknown_paths
 from connectors.repzo.integration_logs import AppIdentity
 from connectors.repzo.registry import Resource, load_registry
 from connectors.repzo.settings import RepzoSettings
+from syncer.concurrency import bounded_map
 from syncer.connector import (
     CheckResult,
     Page,
@@ -232,11 +233,15 @@ class RepzoConnector:
 
     async def lookup(self, stream: str, field: str, values: Sequence[str]) -> list[Record]:
         resource = self._resource(stream)
-        found: list[Record] = []
-        for start in range(0, len(values), 100):  # keep URLs short
-            chunk = list(values[start : start + 100])
-            found.extend(await self.client.find(resource, {field: chunk}, limit=len(chunk) * 2))
-        return found
+        chunks = [list(values[start : start + 100]) for start in range(0, len(values), 100)]
+
+        async def find(chunk: list[str]) -> list[Record]:  # 100 a request keeps URLs short
+            return await self.client.find(resource, {field: chunk}, limit=len(chunk) * 2)
+
+        # A batch of new records is looked up before it is created: as many requests in
+        # flight as writes, so the look-ups do not hold the writes up.
+        found = await bounded_map(find, chunks, self.settings.write_concurrency)
+        return [record for records in found for record in records]
 
     async def annotate(self, stream: str, native_id: str, values: Mapping[str, object]) -> None:
         """Store another system's key on a Repzo record without it counting as a change:

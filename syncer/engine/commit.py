@@ -78,7 +78,10 @@ def commit(
                 reference_wait=flow.reference_wait,
             )
             scope.counts.failed += 1
-        deadletters.resolve(session, flow.name, synced)
+        if done.parked:
+            scope.tally.letters = True
+        if scope.tally.letters:
+            deadletters.resolve(session, flow.name, synced)
         if read_back:
             idmap.read_back(session, read_back)
         scope.lifecycle.save_counts(session, scope.counts.as_body())

@@ -114,6 +114,15 @@ def _duration(span: timedelta) -> str:
     )
 
 
+def any_pending(session: Session, flow: str) -> bool:
+    found = session.scalar(
+        select(DeadLetter.id)
+        .where(DeadLetter.flow == flow, DeadLetter.status == "pending")
+        .limit(1)
+    )
+    return found is not None
+
+
 def resolve(session: Session, flow: str, record_keys: Sequence[str]) -> int:
     """Mark dead letters of records that have now synced as resolved; returns how many."""
     if not record_keys:

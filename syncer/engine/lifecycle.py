@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from syncer.config.models import FlowConfig
-from syncer.engine import abandoned, leases
+from syncer.engine import abandoned, deadletters, leases
 from syncer.logs import get_logger
 from syncer.observe import InterruptedRun
 from syncer.remote.budget import current_run, note_progress
@@ -46,6 +46,8 @@ class RunLifecycle:
         self.kind = kind
         """``sync``, ``retry`` (dead letters) or ``resolve`` (a conflict)."""
         self.lease_ttl = lease_ttl
+        self.letters = True
+        """The flow had pending dead letters when the run opened."""
         self._lease: leases.Held | None = None
 
     @contextlib.asynccontextmanager
@@ -95,6 +97,7 @@ class RunLifecycle:
             closed = abandoned.close_abandoned(session, self.flow.name)
             for earlier in closed:
                 log.warning("an earlier run was interrupted", earlier_run=earlier.id)
+            self.letters = deadletters.any_pending(session, self.flow.name)
             session.add(
                 Run(
                     id=self.run_id,

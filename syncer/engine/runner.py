@@ -116,6 +116,7 @@ class FlowRun:
 
     async def _execute(self, started: datetime) -> RunResult:
         interrupted = self.lifecycle.open(started, self.observers.sync_id)
+        self.tally.letters = self.lifecycle.letters
         status, error, exit_code = "succeeded", None, None
         try:
             await self.observers.run_started(interrupted)

@@ -63,6 +63,9 @@ class Tally:
     counts: Counts = field(default_factory=Counts)
     rounding: list[str] = field(default_factory=list)
     """The first few values a write rounded (``lines[0].discount 0.0005 -> 0.001``)."""
+    letters: bool = True
+    """The flow may have pending dead letters (it had some when the run began, or the run
+    parked one): only then does a commit look for the letters its records resolve."""
 
     def rounded(self, rounded: Rounded) -> None:
         self.counts.rounded += 1

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +42,16 @@ def sandbox_process(*extra: str) -> Iterator[tuple[str, int]]:
     """Run ``syncer sandbox repzo`` on a free port; yields (url, pid)."""
     command = [sys.executable, "-m", "syncer", "sandbox", "repzo", "--port", "0", "--api-key", KEY]
     with _server([*command, *extra]) as found:
+        yield found
+
+
+@contextmanager
+def standin_process(clients: int) -> Iterator[tuple[str, int]]:
+    """Run the independent Repzo stand-in (``bench/standin_repzo.py``) with ``clients``
+    generated clients on a free port; yields (url, pid) once it serves them."""
+    script = Path(__file__).resolve().parent / "standin_repzo.py"
+    command = [sys.executable, str(script), "--clients", str(clients), "--port", "0"]
+    with _server([*command, "--api-key", KEY]) as found:
         yield found
 
 
@@ -81,14 +91,20 @@ class Child:
     output: str
 
 
-def run_child(command: Sequence[str]) -> Child:
+def run_child(
+    command: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    poll: float = 0.02,
+) -> Child:
     """Run a command to its end and measure it. Its peak RSS is the high-water mark of its own
-    memory (VmHWM), sampled until it exits: wait4()'s ru_maxrss would also count the parent's
-    pages the child had before its exec."""
+    memory (VmHWM), sampled every ``poll`` seconds until it exits: wait4()'s ru_maxrss would
+    also count the parent's pages the child had before its exec."""
     started = time.perf_counter()
     peak = 0.0
     with subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=cwd
     ) as child:
         assert child.stdout is not None
         chunks: list[str] = []
@@ -97,7 +113,7 @@ def run_child(command: Sequence[str]) -> Child:
         while child.poll() is None:
             with contextlib.suppress(OSError, ValueError):  # it is exiting
                 peak = max(peak, peak_rss_mb(child.pid))
-            time.sleep(0.05)
+            time.sleep(poll)
         reader.join()
     return Child(time.perf_counter() - started, peak, child.returncode, "".join(chunks))
 

@@ -15,13 +15,19 @@ The sandboxes run as child processes (``syncer sandbox repzo|erp``) and every sy
 ``python -m syncer sync`` child, so each peak RSS is that process's own. Records/s use the flow
 run's own duration from the state store; "wall" is the whole child, start-up included.
 
-    python bench/engine.py [--customers 50000] [--clients 100000] [--runs 1] [--batch 200]
+Each figure is the median of ``--runs`` runs (3 by default); the first sync's share of the
+bare create rate is the median of each run's own ratio (both measured in the same run).
+
+    python bench/engine.py [--customers 50000] [--clients 100000] [--runs 3] [--batch 200]
+                           [--json FILE]
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
+import os
 import sys
 import tempfile
 import textwrap
@@ -151,12 +157,10 @@ def write_config(folder: Path, systems: Systems, batch: int, *, lookback: str = 
               - name: customers
                 source: {{connector: erp, stream: customers}}
                 target: {{connector: repzo, stream: client}}
-                batch_size: {batch}
                 cursor: {{lookback: {lookback}}}
               - name: clients-to-csv
                 source: {{connector: repzo, stream: client}}
                 target: {{connector: drop, stream: customers}}
-                batch_size: {batch}
             """
         ),
         encoding="utf-8",
@@ -287,7 +291,7 @@ def _timed(work: Callable[[], int]) -> tuple[float, int]:
 def report(runs: list[list[Row]], bare_rates: list[float], args: argparse.Namespace) -> None:
     print(
         f"\nmedians of {len(runs)} run(s): {args.customers} customers, {args.clients} clients, "
-        f"batch {args.batch}, {CONCURRENCY} writes in flight\n"
+        f"pages of {args.batch}, {CONCURRENCY} writes in flight\n"
     )
     header = (
         f"{'measurement':<26} {'records':>8} {'engine s':>9} {'wall s':>7} {'records/s':>10} "
@@ -319,12 +323,43 @@ def report(runs: list[list[Row]], bare_rates: list[float], args: argparse.Namesp
             f"{reads:>7,.0f} {writes:>7,.0f} {per} {mid(lambda r: r.log_writes):>11,.0f}"
         )
     bare = median(bare_rates)
-    first = median([run[0].rate for run in runs])
     print(f"{'bare httpx creates':<26} {args.customers:>8,} {'':>9} {'':>7} {bare:>10,.0f}")
+    # The ratio of each run (engine and bare loop measured minutes apart), then their median.
+    ratios = [run[0].rate / rate for run, rate in zip(runs, bare_rates, strict=True)]
+    ratio = median(ratios)
     print(
-        f"\nfirst sync at {first / bare:.0%} of the sandbox's bare create rate: limited by "
-        + ("the sandbox" if first >= 0.8 * bare else "the engine")
+        f"\nfirst sync at {ratio:.0%} of the sandbox's bare create rate (median of the runs' "
+        f"ratios: {', '.join(f'{r:.0%}' for r in ratios)}): limited by "
+        + ("the sandbox" if ratio >= 0.8 else "the engine")
     )
+    incremental = [run[1].writes for run in runs]
+    full = [run[2].writes for run in runs]
+    print(
+        f"no-change resync writes: incremental {max(incremental)}, full re-read {max(full)} "
+        "(the most of any run)"
+    )
+    if args.json:
+        labels = ["first_sync", "resync_incremental", "resync_full", "repzo_to_csv"]
+        summary: dict[str, Any] = {
+            "customers": args.customers,
+            "clients": args.clients,
+            "runs": len(runs),
+            "bare_creates_per_s": bare,
+            "first_sync_vs_bare": ratio,
+            "first_sync_vs_bare_each": ratios,
+        }
+        for index, label in enumerate(labels):
+            rows = [run[index] for run in runs]
+            summary[label] = {
+                "records_per_s": median([row.rate for row in rows]),
+                "engine_s": median([row.engine_s for row in rows]),
+                "wall_s": median([row.wall_s for row in rows]),
+                "peak_rss_mb": median([row.rss_mb for row in rows]),
+                "writes": max(row.writes for row in rows),
+                "reads": median([row.reads for row in rows]),
+                "log_writes": median([row.log_writes for row in rows]),
+            }
+        args.json.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
 
 
 def main() -> None:
@@ -332,15 +367,17 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=50_000)
     parser.add_argument("--clients", type=int, default=100_000)
     parser.add_argument(
-        "--batch", type=int, default=200, help="flows' batch_size and connectors' page_size"
+        "--batch", type=int, default=200, help="connectors' page_size (flows keep their batch_size)"
     )
-    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--json", type=Path, help="also write the medians to this JSON file")
     args = parser.parse_args()
 
     runs: list[list[Row]] = []
     bare_rates: list[float] = []
     problems: list[str] = []
     started = datetime.now().astimezone()
+    print(f"load average at the start: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     with (
         tempfile.TemporaryDirectory(prefix="bench-erp-") as erp_dir,
         sandbox_process() as (repzo_url, _),
@@ -355,6 +392,7 @@ def main() -> None:
             bare_rates.append(bare)
             problems += [f"run {number}: {problem}" for problem in found]
     report(runs, bare_rates, args)
+    print(f"load average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"\n({datetime.now().astimezone() - started} in all)")
     if problems:
         raise SystemExit("PROBLEMS:\n  " + "\n  ".join(problems))

@@ -30,6 +30,13 @@ class ReviewError(SyncerError):
     exit_code = ExitCode.BAD_CONFIG
 
 
+class RetryFailed(SyncerError):
+    """The run that retried a flow's dead letters failed: a system could not be reached, or
+    the flow was taken over; its dead letters stay as they were."""
+
+    exit_code = ExitCode.UNREACHABLE
+
+
 @dataclass(frozen=True, slots=True)
 class RetryReport:
     flows: dict[str, tuple[int, int]]
@@ -68,7 +75,7 @@ async def retry(engine: Engine, ids: Sequence[int], flow: str | None) -> RetryRe
         if result.status == "busy":
             raise ReviewError(f"{result.error}; try again once that run has finished")
         if result.status == "failed":
-            raise ReviewError(f"retrying the dead letters of {name} failed: {result.error}")
+            raise RetryFailed(f"retrying the dead letters of {name} failed: {result.error}")
         count = sum(1 for letter in letters if letter.flow == name)
         report[name] = (count, result.retried)
     return RetryReport(report)

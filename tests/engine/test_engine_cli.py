@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
+
+from sqlalchemy import select
 
 from syncer.cli import app
-from tests.engine.conftest import CUSTOMER_FLOWS, T0_MS, World
+from syncer.engine import leases
+from syncer.state.models import Run
+from tests.engine.conftest import CUSTOMER_FLOWS, T0_MS, World, store_for
+
+FLOW = "customers-erp-to-repzo"
+LEASE = "erp/customers->repzo/client"
 
 SMALL = {"items": 0, "vans": 0, "invoices": 0, "credit_notes": 0, "payments": 0}
 
@@ -87,6 +95,39 @@ def test_an_unreachable_system_exits_3_and_keeps_the_checkpoint(world, runner):
     assert flows["customers-repzo-to-erp"]["last_run"]["status"] == "failed"
     assert flows["customers-repzo-to-erp"]["cursor"] is None  # nothing was marked as read
     assert flows["customers-erp-to-repzo"]["cursor"] is not None
+
+
+def test_dead_letters_retry_is_a_run_of_the_flow_under_its_lease(world, runner):
+    path = prepared(world)
+    assert runner.invoke(app, ["sync", "customers-erp-to-repzo", "-c", path]).exit_code == 1
+    assert runner.invoke(app, ["sync", "price-lists", "-c", path]).exit_code == 0
+    store = store_for(world.store_url)
+    try:
+        # Another process holds the flow: the retry stands aside and changes nothing.
+        held = leases.acquire(store, LEASE, "replica-2:1:zz", timedelta(minutes=1))
+        busy = runner.invoke(app, ["dead-letters", "retry", "-c", path])
+        assert busy.exit_code == 2 and "try again once that run has finished" in busy.stderr
+        assert world.repzo.documents("client") == []
+        leases.release(store, held)
+
+        # Repzo unreachable: the retry run fails like a sync would, with exit 3.
+        text = (world.folder / "syncer.yaml").read_text()
+        (world.folder / "syncer.yaml").write_text(
+            text.replace(world.repzo.url, "http://127.0.0.1:1").replace(
+                "namespace: demo}", "namespace: demo, max_retry_wait: 1s}"
+            )
+        )
+        down = runner.invoke(app, ["dead-letters", "retry", "-c", path])
+        assert down.exit_code == 3 and "cannot connect to repzo" in down.stderr
+        (world.folder / "syncer.yaml").write_text(text)
+
+        retried = runner.invoke(app, ["dead-letters", "retry", "-c", path])
+        assert retried.exit_code == 0 and "retried 8, synced 8" in retried.stdout
+        with store.session() as session:
+            kinds = [run.kind for run in session.scalars(select(Run).where(Run.flow == FLOW))]
+        assert kinds.count("retry") == 2 and kinds.count("sync") == 1
+    finally:
+        store.close()
 
 
 def test_a_flow_name_that_does_not_exist(world, runner):

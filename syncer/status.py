@@ -28,6 +28,8 @@ class RunSummary:
     failed: int
     deleted: int
     error: str | None
+    kind: str = "sync"
+    """``sync``, or ``retry`` for a run of ``syncer dead-letters retry``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,4 +129,5 @@ def _summary(run: Run) -> RunSummary:
         failed=run.failed,
         deleted=run.deleted,
         error=run.error,
+        kind=run.kind,
     )

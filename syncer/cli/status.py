@@ -113,7 +113,8 @@ def _last_run(flow: FlowStatus) -> str:
         f"read {run.read}, created {run.created}, updated {run.updated}, "
         f"unchanged {run.unchanged}, failed {run.failed}"
     )
-    text = f"{run.status} {when}\n{counts}"
+    what = f"{run.status} (dead-letter retry)" if run.kind == "retry" else run.status
+    text = f"{what} {when}\n{counts}"
     if run.error:
         text += f"\n{run.error}"
     return text

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from syncer.config.models import FlowConfig
 from syncer.connector import Flushable, ObservesRuns, PartialWrite, Record
 from syncer.engine import commit, decide, identity, leases, match, prepare, write
-from syncer.engine.batch import Decision, Written
+from syncer.engine.batch import Decision, Write, Written
 from syncer.engine.binding import FlowBinding, Side
 from syncer.engine.context import EngineContext
 from syncer.engine.cursor import Scan
@@ -264,7 +264,8 @@ class FlowRun:
         extra_failures: Sequence[Failure] = (),
         on_commit: Callable[[Session], None] | None = None,
     ) -> None:
-        """Sync a batch of native source records (a page, or dead letters being retried)."""
+        """Sync a batch of native source records (pages of a scan, dead letters being retried,
+        records read back)."""
         scope = self.scope
         taken, failures = prepare.filtered(scope, records)
         mapped, unmappable = prepare.map_records(scope, prepare.once_each(scope, taken))
@@ -273,7 +274,8 @@ class FlowRun:
         matched, ambiguous = await match.counterparts(scope, changed)
         decided = [*ambiguous, *await decide.decide(scope, matched)]
         decisions = identity.one_target_each(scope, decided)
-        self.lifecycle.check()  # a process that lost the flow writes nothing more
+        if any(isinstance(decision, Write) for decision in decisions):
+            self.lifecycle.check()  # a process that lost the flow writes nothing more
         try:
             outcomes = await write.write(self.binding, decisions)
         except PartialWrite as partial:

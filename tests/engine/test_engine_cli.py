@@ -126,6 +126,11 @@ def test_dead_letters_retry_is_a_run_of_the_flow_under_its_lease(world, runner):
         with store.session() as session:
             kinds = [run.kind for run in session.scalars(select(Run).where(Run.flow == FLOW))]
         assert kinds.count("retry") == 2 and kinds.count("sync") == 1
+        status = json.loads(runner.invoke(app, ["status", "--json", "-c", path]).stdout)
+        last = {flow["name"]: flow["last_run"] for flow in status["flows"]}[FLOW]
+        assert last["kind"] == "retry" and last["status"] == "succeeded"
+        table = runner.invoke(app, ["status", "-c", path]).stdout
+        assert "succeeded (dead-letter retry)" in table
     finally:
         store.close()
 

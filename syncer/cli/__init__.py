@@ -18,7 +18,6 @@ the core never imports either package.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Iterator, MutableMapping
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
@@ -217,14 +216,7 @@ def root(
 
 
 def main() -> None:
-    try:
-        app()
-    finally:
-        # The command is over and its objects die with the process. Freezing them spares the
-        # interpreter's last garbage collection a walk over every one of them, a tenth of a
-        # second after a command that loaded SQLAlchemy and pydantic. Output is flushed,
-        # atexit handlers (logging's flush) run and files are closed as usual.
-        gc.freeze()
+    app()
 
 
 __all__ = ["COMMANDS_GROUP", "app", "main"]

@@ -13,7 +13,6 @@ from syncer.engine.batch import Decision, Matched, Parked, Settled, Write
 from syncer.engine.deadletters import Failure
 from syncer.engine.scope import RunScope
 from syncer.logs import get_logger
-from syncer.mapping.errors import MappingError
 from syncer.state.models import IdMapEntry
 
 log = get_logger(__name__)
@@ -100,10 +99,8 @@ def _target_key(scope: RunScope, decision: Write | Settled) -> str | None:
         return decision.match.found
     if not isinstance(decision, Write):
         return None
-    try:
-        return scope.binding.target.mapping.native_id(decision.op.record)
-    except MappingError:
-        return None  # the target gives it its key (a Repzo _id) when it is created
+    # None: the target gives it its key (a Repzo _id) when it is created.
+    return scope.binding.target.mapping.native_id_or_none(decision.op.record)
 
 
 def _side_names(rows: Sequence[IdMapEntry], canonical_id: str) -> str:

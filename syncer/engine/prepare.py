@@ -36,10 +36,9 @@ def filtered(scope: RunScope, records: Sequence[Record]) -> tuple[list[Record], 
     for record in records:
         wanted, problem = takes(binding.filters, record)
         if problem is not None:
-            try:
-                key = binding.source.mapping.native_id(record)
-            except MappingError:
-                key = str(record.get(LOCATION_FIELD) or "?")
+            key = binding.source.mapping.native_id_or_none(record) or str(
+                record.get(LOCATION_FIELD) or "?"
+            )
             failures.append(Failure(key, problem, "mapping", record, "filter"))
         elif wanted:
             kept.append(record)
@@ -60,10 +59,7 @@ def last_of_each(
     keys: list[str | None] = []
     last: dict[str, int] = {}
     for index, record in enumerate(records):
-        try:
-            key: str | None = mapping.native_id(record)
-        except MappingError:
-            key = None
+        key = mapping.native_id_or_none(record)
         keys.append(key)
         if key is not None:
             last[key] = index
@@ -88,7 +84,7 @@ def once_each(scope: RunScope, records: Sequence[Record]) -> list[Record]:
     synced_at = {
         key: record.get(LOCATION_FIELD)
         for record in kept
-        if (key := _key_or_none(scope.binding, record)) in earlier
+        if (key := scope.binding.source.mapping.native_id_or_none(record)) in earlier
     }
     for key, skipped in earlier.items():
         scope.counts.skipped += len(skipped)
@@ -150,10 +146,3 @@ def waiting(binding: FlowBinding, key: str, error: UnresolvedReference, record: 
     """A record that waits for one it refers to, with who would bring that one."""
     reason = f"{error.reason} ({binding.context.who_links(binding.flow, error.entity)})"
     return Failure(key, reason, "reference", record, error.field)
-
-
-def _key_or_none(binding: FlowBinding, record: Record) -> str | None:
-    try:
-        return binding.source.mapping.native_id(record)
-    except MappingError:
-        return None

@@ -15,7 +15,6 @@ from syncer.engine.deadletters import Failure
 from syncer.engine.scan import reading
 from syncer.engine.scope import RunScope
 from syncer.logs import get_logger
-from syncer.mapping.errors import MappingError
 from syncer.state.base import utcnow
 
 log = get_logger(__name__)
@@ -61,10 +60,7 @@ async def _reread(scope: RunScope, process: Process, keys: set[str]) -> int:
             wanted: list[Record] = []
             for record in page.records:
                 location = record.get(LOCATION_FIELD)
-                try:
-                    native_id: str | None = mapping.native_id(record)
-                except MappingError:
-                    native_id = None
+                native_id = mapping.native_id_or_none(record)
                 hits = {key for key in (native_id, location) if key in keys}
                 if hits:
                     found.update(hits)

@@ -401,6 +401,14 @@ class CompiledMapping:
             raise MappingError(f"the record has no {self.key.text}", field=self.key.text)
         return str(value)
 
+    def native_id_or_none(self, record: Mapping[str, Any]) -> str | None:
+        """:meth:`native_id`, or None for a record that names none (it fails on its own where
+        it is mapped)."""
+        try:
+            return self.native_id(record)
+        except MappingError:
+            return None
+
     def references(self, record: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
         """(entity, native id) of the top-level references in a native record, so a caller
         can resolve a whole page's references at once."""

@@ -148,11 +148,11 @@ def test_a_run_whose_lease_is_taken_over_stops_without_committing(world, monkeyp
         assert run.error is not None and "another process took this flow over" in run.error
         with store.session() as session:
             cursor = session.get(Cursor, "customers-erp-to-repzo")
-            # The first page committed under the lease; the second page's commit was refused.
+            # The first page committed under the lease; the second page never got that far.
             assert cursor is not None and cursor.scan is not None
         assert len(pages) == 2
-        # The second page stopped at its first state transaction (reserving canonical ids),
-        # before writing anything to Repzo.
+        # The second page stopped at the lease check it makes before writing: nothing of it
+        # reached Repzo.
         assert len(world.repzo.documents("client")) == 10
         monkeypatch.undo()
         with store.session() as session:

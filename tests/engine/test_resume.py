@@ -7,10 +7,12 @@ from __future__ import annotations
 import csv
 
 import pytest
+from sqlalchemy import select
 
 from syncer.engine import commit as commit_stage
+from syncer.engine import idmap
 from syncer.engine import runner as flow_runner
-from syncer.state.models import Cursor
+from syncer.state.models import Cursor, IdMapEntry
 from tests.engine.conftest import T0_MS, store_for
 
 FLOW = """
@@ -87,3 +89,53 @@ def test_pages_are_gathered_into_batches_one_commit_each(world, monkeypatch, bat
     # commit (and one fsync of the CSV journal) per batch, not per page.
     assert committed == batches
     assert len(exported(world)) == 100
+
+
+def test_a_run_killed_after_the_target_took_its_batch_recreates_the_same_canonical_ids(
+    world, monkeypatch
+):
+    # A CSV export keys its rows by code and keeps no canonical id: its canonical ids are not
+    # committed before the writes (no state-store commit a batch is spared), and the run after
+    # a crash derives the very same ones, so nothing of the crashed run is left half-linked.
+    ids = world.repzo.seed("client", 30, updated_at=T0_MS - 60_000)
+    config = world.config(FLOW)
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt("killed after the CSV journal took the batch")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(commit_stage, "commit", killed)
+        with pytest.raises(KeyboardInterrupt):
+            world.sync(config, "clients-to-csv")
+    store = store_for(world.store_url)
+    try:
+        with store.session() as session:
+            assert session.scalars(select(IdMapEntry)).all() == []  # nothing reserved
+
+        [run] = world.sync(config, "clients-to-csv")
+        assert run.status == "succeeded"
+        with store.session() as session:
+            rows = session.scalars(select(IdMapEntry).where(IdMapEntry.connector == "repzo")).all()
+        active = {c["_id"] for c in world.repzo.documents("client") if not c.get("disabled")}
+        assert {row.native_id for row in rows} == active and active <= set(ids)
+        for row in rows:
+            assert row.canonical_id == idmap.canonical_id_for(
+                "customer", "repzo", "client", row.native_id
+            )
+        assert len(exported(world)) == len(active)  # each client once, crash or not
+    finally:
+        store.close()
+
+
+def test_canonical_ids_are_derived_from_where_a_record_was_first_seen():
+    first = idmap.canonical_id_for("customer", "repzo", "client", "65f0c2a1b3c4d5e6f7a8b9c0")
+    assert first == idmap.canonical_id_for(
+        "customer", "repzo", "client", "65f0c2a1b3c4d5e6f7a8b9c0"
+    )
+    others = {
+        idmap.canonical_id_for("credit_note", "repzo", "client", "65f0c2a1b3c4d5e6f7a8b9c0"),
+        idmap.canonical_id_for("customer", "erp", "client", "65f0c2a1b3c4d5e6f7a8b9c0"),
+        idmap.canonical_id_for("customer", "repzo", "clients", "65f0c2a1b3c4d5e6f7a8b9c0"),
+        idmap.canonical_id_for("customer", "repzo", "client", "65f0c2a1b3c4d5e6f7a8b9c1"),
+    }
+    assert first not in others and len(others) == 4

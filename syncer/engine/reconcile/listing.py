@@ -11,7 +11,6 @@ from datetime import datetime
 from syncer.connector import ReadRequest, Record, StreamInfo, parse_instant
 from syncer.engine.binding import Side
 from syncer.engine.prepare import last_of_each
-from syncer.engine.reconcile.sides import native_id_of
 from syncer.engine.reconcile.window import Window
 from syncer.engine.scan import reading
 from syncer.mapping.mapping import CompiledMapping
@@ -87,5 +86,5 @@ async def fetch(side: Side, natives: list[str]) -> dict[str, Record]:
     return {
         native: record
         for record in records
-        if (native := native_id_of(side.mapping, record)) is not None
+        if (native := side.mapping.native_id_or_none(record)) is not None
     }

@@ -9,7 +9,7 @@ from syncer.connector import Record
 from syncer.engine import idmap
 from syncer.engine.binding import Side
 from syncer.engine.reconcile.listing import fetch
-from syncer.engine.reconcile.sides import Read, native_id_of
+from syncer.engine.reconcile.sides import Read
 from syncer.mapping.paths import dig
 from syncer.state.store import StateStore
 
@@ -82,7 +82,7 @@ async def gone_from_source(
     natives = {
         native: record
         for record in records
-        if (native := native_id_of(target.mapping, record)) is not None and native not in skip
+        if (native := target.mapping.native_id_or_none(record)) is not None and native not in skip
     }
     if not natives:
         return [], {}

@@ -17,7 +17,7 @@ from syncer.engine.reconcile.fields import compared_fields
 from syncer.engine.reconcile.listing import window_pages
 from syncer.engine.reconcile.matching import counterparts, gone_from_source
 from syncer.engine.reconcile.report import DocumentResult, Report, not_comparable
-from syncer.engine.reconcile.sides import Read, document_number, mapped, native_id_of
+from syncer.engine.reconcile.sides import Read, document_number, mapped
 from syncer.engine.reconcile.window import Window, window_of
 from syncer.remote.budget import run_scope
 
@@ -80,7 +80,7 @@ class Reconciler:
             candidates = [
                 by_target[native]
                 for record in found.get(read.native_id, [])
-                if (native := native_id_of(self.target.mapping, record)) in by_target
+                if (native := self.target.mapping.native_id_or_none(record)) in by_target
             ]
             self.report.documents.append(self._judge(read, candidates))
 
@@ -92,7 +92,7 @@ class Reconciler:
         for record in records:
             wanted, problem = takes(self.filters, record)
             if problem is not None:
-                native = native_id_of(self.source.mapping, record) or "?"
+                native = self.source.mapping.native_id_or_none(record) or "?"
                 refused.append(Read(record, native, None, problem))
             elif wanted:
                 kept.append(record)

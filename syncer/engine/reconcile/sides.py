@@ -11,8 +11,7 @@ from syncer.connector import Record
 from syncer.engine.binding import Side
 from syncer.engine.reconcile.fields import reading_rule
 from syncer.errors import RecordError
-from syncer.mapping.errors import MappingError
-from syncer.mapping.mapping import CanonicalRecord, CompiledMapping
+from syncer.mapping.mapping import CanonicalRecord
 from syncer.mapping.paths import MISSING
 
 
@@ -38,7 +37,7 @@ def mapped(side: Side, records: Sequence[Record]) -> list[Read]:
     )
     reads = []
     for record in records:
-        native_id = native_id_of(side.mapping, record)
+        native_id = side.mapping.native_id_or_none(record)
         if native_id is None:
             problem = f"the record has no {side.mapping.key.text}"
             reads.append(Read(record, f"(no {side.mapping.key.text})", None, problem))
@@ -62,14 +61,6 @@ def document_number(side: Side, natural_key: str | None, read: Read) -> str:
         except (RecordError, ValueError, TypeError, ArithmeticError):
             value = None
     return str(value) if value not in (None, "", MISSING) else read.native_id
-
-
-def native_id_of(mapping: CompiledMapping, record: Record) -> str | None:
-    """The record's native id, or None when it names none."""
-    try:
-        return mapping.native_id(record)
-    except MappingError:
-        return None
 
 
 def _reason(error: RecordError) -> str:

@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 from syncer.connector import LOCATION_FIELD, Record, WriteOp, WriteResult
 from syncer.engine.deadletters import Failure
+from syncer.engine.links import Link
 from syncer.mapping.mapping import CanonicalRecord
-from syncer.state.models import IdMapEntry
 
 
 @dataclass(slots=True)
@@ -30,7 +30,7 @@ class Mapped:
     canonical: CanonicalRecord
     snap: dict[str, Any]
     """The flow's fields of the canonical values, as snapshots keep them."""
-    row: IdMapEntry | None
+    row: Link | None
     """The record's id-map row; None the first time it is seen."""
 
     @property
@@ -50,8 +50,8 @@ class Matched:
     known (linked in the id map, or found by its identity key)."""
 
     record: Mapped
-    row: IdMapEntry
-    target_row: IdMapEntry | None
+    row: Link
+    target_row: Link | None
     found: str | None
     """The target's key of the record found by the identity lookup (not linked yet)."""
     lookup: tuple[str, str] | None

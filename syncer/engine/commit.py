@@ -17,7 +17,6 @@ from syncer.engine.match import natural_key
 from syncer.engine.scope import RunScope
 from syncer.engine.snapshots import merged
 from syncer.logs import get_logger
-from syncer.mapping.hashing import content_hash
 from syncer.observe import RecordOutcome
 from syncer.remote.errors import SkippableRemoteError
 
@@ -48,25 +47,24 @@ def commit(
     with scope.fenced() as session:
         # One SELECT for the batch's rows, and no flush per record: the inserts and updates go
         # out together when the transaction commits.
-        stored = idmap.Attached(
+        changes = idmap.Changes(
             session, [row for o in outcomes for row in (o.match.row, o.match.target_row)]
         )
         taken = _taken(scope, session, outcomes)
-        with session.no_autoflush:
-            for outcome in outcomes:
-                if isinstance(outcome, Written):
-                    done.records.append(_described(outcome))  # whatever becomes of its link
-                failure = _failure_of(outcome) or _clash(scope, outcome, taken)
-                if failure is not None:
-                    done.parked.append(failure)
-                    continue
-                assert not isinstance(outcome, Parked)
-                _record_success(scope, session, stored, outcome)
-                synced.append(outcome.match.key)
-                if isinstance(outcome, Settled):
-                    done.records.append(_described(outcome))
-        stored.insert()
-        del stored
+        for outcome in outcomes:
+            if isinstance(outcome, Written):
+                done.records.append(_described(outcome))  # whatever becomes of its link
+            failure = _failure_of(outcome) or _clash(scope, outcome, taken)
+            if failure is not None:
+                done.parked.append(failure)
+                continue
+            assert not isinstance(outcome, Parked)
+            _record_success(scope, changes, outcome)
+            synced.append(outcome.match.key)
+            if isinstance(outcome, Settled):
+                done.records.append(_described(outcome))
+        changes.store()
+        del changes
         for failure in done.parked:
             deadletters.park(
                 session,
@@ -162,41 +160,44 @@ def _failure_of(outcome: Outcome) -> Failure | None:
     )
 
 
-def _record_success(
-    scope: RunScope, session: Session, stored: idmap.Attached, outcome: Settled | Written
-) -> None:
+def _record_success(scope: RunScope, changes: idmap.Changes, outcome: Settled | Written) -> None:
     binding = scope.binding
     match: Matched = outcome.match
     item = match.record
     write = outcome.write if isinstance(outcome, Written) else None
     undecided = outcome.write.undecided if isinstance(outcome, Written) else outcome.undecided
-    snap_hash = content_hash(item.snap)
+    snap_hash = changes.hash(item.snap)
 
-    def hash_of(values: dict[str, Any]) -> str:
-        # Mostly the record's own snapshot: hashed once, not three times a record.
-        return snap_hash if values == item.snap else content_hash(values)
+    def kept(values: dict[str, Any]) -> dict[str, Any]:
+        # Mostly the record's own snapshot: kept as that one object, so it is encoded and
+        # hashed once a record, not once a row.
+        return item.snap if values == item.snap else values
 
-    source_row = stored.current(match.row)
-    source_row.snapshot = merged(source_row.snapshot, item.snap, binding.fields - undecided)
-    source_row.content_hash = hash_of(source_row.snapshot)
-    source_row.native_updated_at = _text(item.canonical.updated_at)
-    source_row.origin = None
-    source_row.deleted = item.canonical.deleted
+    source_row = changes.current(match.row)
+    source_snapshot = kept(merged(source_row.snapshot, item.snap, binding.fields - undecided))
     key = natural_key(scope, item)
-    if key is not None:
-        source_row.natural_key = key
+    changes.change(
+        source_row,
+        snapshot=source_snapshot,
+        content_hash=changes.hash(source_snapshot),
+        native_updated_at=_text(item.canonical.updated_at),
+        origin=None,
+        deleted=item.canonical.deleted,
+        **({"natural_key": key} if key is not None else {}),
+    )
     target_native = _linked_native(outcome)
     if target_native is None:
         scope.counts.outcome(_outcome_name(outcome))  # skipped: nothing in the target to link
         return
-    previous = stored.current(match.target_row) if match.target_row is not None else None
+    previous = changes.current(match.target_row) if match.target_row is not None else None
     written_fields = write.fields if write is not None else frozenset()
     written = merged(previous.snapshot if previous else None, item.snap, written_fields)
     result = outcome.result if isinstance(outcome, Written) else None
     if result is None and previous is None:
         written = merged(None, item.snap, binding.fields)  # found by its key, already in place
+    written = kept(written)
     target_row = idmap.link(
-        stored,
+        changes,
         previous,
         entity=binding.entity,
         canonical_id=match.canonical_id,
@@ -204,12 +205,12 @@ def _record_success(
         stream=binding.target.stream,
         native_id=target_native,
         snapshot=written,
-        content_hash=hash_of(written),
+        content_hash=changes.hash(written),
         written_hash=(
             (
                 snap_hash
                 if written_fields >= item.snap.keys()
-                else content_hash(item.snap, written_fields)
+                else changes.hash({k: v for k, v in item.snap.items() if k in written_fields})
             )
             if write is not None
             else None

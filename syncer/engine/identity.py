@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from syncer.engine import idmap
 from syncer.engine.batch import Decision, Matched, Parked, Settled, Write
 from syncer.engine.deadletters import Failure
+from syncer.engine.links import Link
 from syncer.engine.scope import RunScope
 from syncer.logs import get_logger
-from syncer.state.models import IdMapEntry
 
 log = get_logger(__name__)
 
@@ -103,7 +103,7 @@ def _target_key(scope: RunScope, decision: Write | Settled) -> str | None:
     return scope.binding.target.mapping.native_id_or_none(decision.op.record)
 
 
-def _side_names(rows: Sequence[IdMapEntry], canonical_id: str) -> str:
+def _side_names(rows: Sequence[Link], canonical_id: str) -> str:
     if not rows:
         return f"another record (canonical id {canonical_id})"
     return " and ".join(f"{row.connector}.{row.stream} {row.native_id}" for row in rows)

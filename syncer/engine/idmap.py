@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, func, insert, inspect, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from syncer.state.base import utcnow
+from syncer.engine.links import CHUNK, ID_MAP, Changes, Link, from_rows, new_link, select_links
 from syncer.state.models import IdMapEntry
 
-CHUNK = 500
-"""Ids per IN (...) query: well under the parameter limits of SQLite and PostgreSQL."""
+__all__ = ["CHUNK", "Changes", "Link", "new_link"]
 
 
 CANONICAL_NAMESPACE = uuid.UUID("5c1f3e0a-8d2b-4f0e-9a7c-2b6d1e4f8a90")
@@ -33,40 +32,40 @@ def canonical_id_for(entity: str, connector: str, stream: str, native_id: str) -
 
 def by_native(
     session: Session, entity: str, connector: str, stream: str, native_ids: Iterable[str]
-) -> dict[str, IdMapEntry]:
+) -> dict[str, Link]:
     """Rows by native id. The entity is part of the key: one native record may be the source
     of records of several entities (a Repzo invoice with return items is an invoice and a
     credit note; an ERP item is a product and a variant)."""
     wanted = list(dict.fromkeys(native_ids))
-    found: dict[str, IdMapEntry] = {}
+    found: dict[str, Link] = {}
     for start in range(0, len(wanted), CHUNK):
-        rows = session.scalars(
-            select(IdMapEntry).where(
-                IdMapEntry.connector == connector,
-                IdMapEntry.stream == stream,
-                IdMapEntry.entity == entity,
-                IdMapEntry.native_id.in_(wanted[start : start + CHUNK]),
+        rows = session.execute(
+            select_links().where(
+                ID_MAP.c.connector == connector,
+                ID_MAP.c.stream == stream,
+                ID_MAP.c.entity == entity,
+                ID_MAP.c.native_id.in_(wanted[start : start + CHUNK]),
             )
         )
-        found.update({row.native_id: row for row in rows})
+        found.update({row.native_id: row for row in from_rows(rows)})
     return found
 
 
 def by_canonical(
     session: Session, entity: str, connector: str, stream: str, canonical_ids: Iterable[str]
-) -> dict[str, IdMapEntry]:
+) -> dict[str, Link]:
     wanted = list(dict.fromkeys(canonical_ids))
-    found: dict[str, IdMapEntry] = {}
+    found: dict[str, Link] = {}
     for start in range(0, len(wanted), CHUNK):
-        rows = session.scalars(
-            select(IdMapEntry).where(
-                IdMapEntry.entity == entity,
-                IdMapEntry.canonical_id.in_(wanted[start : start + CHUNK]),
-                IdMapEntry.connector == connector,
-                IdMapEntry.stream == stream,
+        rows = session.execute(
+            select_links().where(
+                ID_MAP.c.entity == entity,
+                ID_MAP.c.canonical_id.in_(wanted[start : start + CHUNK]),
+                ID_MAP.c.connector == connector,
+                ID_MAP.c.stream == stream,
             )
         )
-        found.update({row.canonical_id: row for row in rows})
+        found.update({row.canonical_id: row for row in from_rows(rows)})
     return found
 
 
@@ -101,21 +100,21 @@ def other_sides(
     *,
     connector: str,
     stream: str,
-) -> dict[str, list[IdMapEntry]]:
+) -> dict[str, list[Link]]:
     """The rows of each canonical record outside one connector stream: where a record linked
     there came from, to name it to a person."""
     wanted = list(dict.fromkeys(canonical_ids))
-    found: dict[str, list[IdMapEntry]] = {}
+    found: dict[str, list[Link]] = {}
     for start in range(0, len(wanted), CHUNK):
-        rows = session.scalars(
-            select(IdMapEntry)
+        rows = session.execute(
+            select_links()
             .where(
-                IdMapEntry.entity == entity,
-                IdMapEntry.canonical_id.in_(wanted[start : start + CHUNK]),
+                ID_MAP.c.entity == entity,
+                ID_MAP.c.canonical_id.in_(wanted[start : start + CHUNK]),
             )
-            .order_by(IdMapEntry.id)
+            .order_by(ID_MAP.c.id)
         )
-        for row in rows:
+        for row in from_rows(rows):
             if (row.connector, row.stream) != (connector, stream):
                 found.setdefault(row.canonical_id, []).append(row)
     return found
@@ -157,17 +156,17 @@ def _update_natives(
 
 def not_seen_by(
     session: Session, entity: str, connector: str, stream: str, run_id: str
-) -> list[IdMapEntry]:
+) -> list[Link]:
     """Live rows of a connector stream that the complete listing of run ``run_id`` did not
     include (see :func:`mark_seen`): records gone from the source."""
-    return list(
-        session.scalars(
-            select(IdMapEntry).where(
-                IdMapEntry.connector == connector,
-                IdMapEntry.stream == stream,
-                IdMapEntry.entity == entity,
-                IdMapEntry.deleted.is_(False),
-                (IdMapEntry.last_seen_run.is_(None)) | (IdMapEntry.last_seen_run != run_id),
+    return from_rows(
+        session.execute(
+            select_links().where(
+                ID_MAP.c.connector == connector,
+                ID_MAP.c.stream == stream,
+                ID_MAP.c.entity == entity,
+                ID_MAP.c.deleted.is_(False),
+                (ID_MAP.c.last_seen_run.is_(None)) | (ID_MAP.c.last_seen_run != run_id),
             )
         )
     )
@@ -189,110 +188,23 @@ def live_count(session: Session, entity: str, connector: str, stream: str) -> in
 
 
 def link(
-    rows: Attached,
-    existing: IdMapEntry | None,
+    changes: Changes,
+    existing: Link | None,
     *,
     entity: str,
     canonical_id: str,
     connector: str,
     stream: str,
     native_id: str,
-    **changes: Any,
-) -> IdMapEntry:
+    **values: Any,
+) -> Link:
     """Create or update the row of one side of a canonical record."""
     if existing is None:
-        row = new_row(entity, canonical_id, connector, stream, native_id, **changes)
-        rows.add(row)
+        row = new_link(entity, canonical_id, connector, stream, native_id, **values)
+        changes.add(row)
         return row
-    existing.native_id = native_id
-    existing.canonical_id = canonical_id
-    for name, value in changes.items():
-        setattr(existing, name, value)
+    changes.change(existing, native_id=native_id, canonical_id=canonical_id, **values)
     return existing
-
-
-def new_row(
-    entity: str, canonical_id: str, connector: str, stream: str, native_id: str, **values: Any
-) -> IdMapEntry:
-    """A row not stored yet."""
-    return IdMapEntry(
-        entity=entity,
-        canonical_id=canonical_id,
-        connector=connector,
-        stream=stream,
-        native_id=native_id,
-        **{"deleted": False, **values},
-    )
-
-
-class Attached:
-    """The stored versions of a page's rows, loaded into a session with one query.
-
-    :meth:`current` hands back the session's own instance of a row, so recording an outcome
-    changes only what changed (``session.merge`` would copy, and so rewrite, every column of
-    every row). It also holds the instances strongly: the identity map keeps them only weakly.
-    """
-
-    def __init__(self, session: Session, rows: Iterable[IdMapEntry | None]) -> None:
-        self.session = session
-        ids = sorted({row.id for row in rows if row is not None and row.id is not None})
-        self._rows: dict[int, IdMapEntry] = {}
-        self._new: list[IdMapEntry] = []
-        self._added: set[int] = set()
-        for start in range(0, len(ids), CHUNK):
-            chunk = ids[start : start + CHUNK]
-            query = select(IdMapEntry).where(IdMapEntry.id.in_(chunk))
-            self._rows.update((row.id, row) for row in session.scalars(query))
-
-    def current(self, row: IdMapEntry) -> IdMapEntry:
-        """The session's instance of ``row``: stored as loaded, merged when it was stored by
-        someone else since, or ``row`` itself when it is new (inserted by :meth:`insert`)."""
-        if inspect(row).transient:
-            self.add(row)
-            return row
-        found = self._rows.get(row.id)
-        return found if found is not None else self.session.merge(row)
-
-    def add(self, row: IdMapEntry) -> None:
-        if id(row) not in self._added:
-            self._added.add(id(row))
-            self._new.append(row)
-
-    def insert(self) -> None:
-        """Insert the new rows with one multi-row statement, not one ORM flush per row (a
-        first sync inserts two rows per record)."""
-        if not self._new:
-            return
-        now = utcnow()
-        values = [
-            {
-                **{name: row.__dict__.get(name) for name in _INSERTED},
-                "deleted": bool(row.__dict__.get("deleted", False)),
-                "created_at": now,
-                "updated_at": now,
-            }
-            for row in self._new
-        ]
-        # Through the table, not the mapped class: one executemany on the driver's cursor.
-        self.session.connection().execute(insert(ID_MAP), values)
-        self._new, self._added = [], set()
-
-
-ID_MAP = cast(Table, IdMapEntry.__table__)
-_INSERTED = (
-    "entity",
-    "canonical_id",
-    "connector",
-    "stream",
-    "native_id",
-    "natural_key",
-    "content_hash",
-    "snapshot",
-    "written_hash",
-    "origin",
-    "native_updated_at",
-    "last_seen_run",
-)
 
 
 def written_by(session: Session, entity: str, connector: str, stream: str, flow: str) -> list[str]:

@@ -62,7 +62,8 @@ def split_unchanged(scope: RunScope, items: list[Mapped]) -> tuple[list[Mapped],
         scope.counts.unchanged += 1
         if binding.pair is not None and row.origin == binding.pair.reverse:
             scope.counts.echoes += 1
-            unchanged.read_back.append(row.id)
+            if row.id is not None:
+                unchanged.read_back.append(row.id)
     return changed, unchanged
 
 
@@ -99,6 +100,7 @@ def reserve(scope: RunScope, items: list[Mapped]) -> None:
             if carried
             else set()
         )
+        changes = idmap.Changes(session, ())
         for item in fresh:
             canonical_id = carried.get(item.key)
             if canonical_id in adoptable:
@@ -112,7 +114,7 @@ def reserve(scope: RunScope, items: list[Mapped]) -> None:
                 canonical_id = idmap.canonical_id_for(
                     binding.entity, source.name, source.stream, item.key
                 )
-            item.row = idmap.new_row(
+            item.row = row = idmap.new_link(
                 binding.entity,
                 canonical_id,
                 source.name,
@@ -121,7 +123,14 @@ def reserve(scope: RunScope, items: list[Mapped]) -> None:
                 natural_key=natural_key(scope, item),
             )
             if keeps_ids:
-                session.add(item.row)
+                changes.add(row)
+        if keeps_ids:
+            changes.store()
+            stored = idmap.by_native(
+                session, binding.entity, source.name, source.stream, [i.key for i in fresh]
+            )
+            for item in fresh:
+                item.row = stored[item.key]
 
 
 async def counterparts(scope: RunScope, items: list[Mapped]) -> tuple[list[Matched], list[Parked]]:

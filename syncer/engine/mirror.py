@@ -9,8 +9,10 @@ like a broken source rather than an emptied one: nothing is disabled and the run
 
 from __future__ import annotations
 
+from typing import Any
+
 from syncer.connector import WriteOp
-from syncer.engine import idmap
+from syncer.engine import idmap, links
 from syncer.engine.scan import Listing
 from syncer.engine.scope import RunScope
 from syncer.engine.write import write_split
@@ -61,20 +63,18 @@ async def mirror(scope: RunScope, listing: Listing, *, allow_mass_delete: bool) 
     with scope.fenced() as session:
         for row in gone:
             linked = targets.get(row.canonical_id)
-            if row.native_id in done or linked is None:
+            if (row.native_id in done or linked is None) and row.id is not None:
                 # Forgetting the synced snapshot makes the record's return to the source a
                 # change, which brings it back in the target.
-                gone_row = session.merge(row)
-                gone_row.deleted = True
-                gone_row.snapshot = gone_row.content_hash = None
-            if row.native_id in done and linked is not None:
+                links.change(session, row.id, deleted=True, snapshot=None, content_hash=None)
+            if row.native_id in done and linked is not None and linked.id is not None:
                 # Remember that the target now has it disabled, so the record coming back to
                 # the source is a change that enables it again.
-                stored = session.merge(linked)
-                stored.deleted = True
+                changed: dict[str, Any] = {"deleted": True}
                 if disables:
-                    stored.snapshot = {**(stored.snapshot or {}), "active": False}
-                    stored.content_hash = content_hash(stored.snapshot)
+                    changed["snapshot"] = {**(linked.snapshot or {}), "active": False}
+                    changed["content_hash"] = content_hash(changed["snapshot"])
+                links.change(session, linked.id, **changed)
                 scope.counts.deleted += 1
     if gone:
         log.info("mirror: gone from the source", count=len(gone), disabled=len(done))

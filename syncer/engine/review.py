@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from syncer.config.models import FlowConfig
 from syncer.connector import KeyWriteBack, PartialWrite, WriteOp
-from syncer.engine import idmap, leases
+from syncer.engine import idmap, leases, links
 from syncer.engine.binding import FlowBinding
 from syncer.engine.engine import Engine
 from syncer.engine.lifecycle import RunLifecycle
@@ -175,9 +175,9 @@ async def _take(
         raise ReviewError(f"{flow.target.connector} refused the values: {message}")
     with engine.store.session() as session:
         for row in (source_row, target_row):
-            stored = session.merge(row)
-            stored.snapshot = merged(stored.snapshot, values, fields)
-            stored.content_hash = content_hash(stored.snapshot)
+            kept = merged(row.snapshot, values, fields)
+            assert row.id is not None  # loaded from the store
+            links.change(session, row.id, snapshot=kept, content_hash=content_hash(kept))
     return sorted(fields)
 
 

@@ -66,7 +66,8 @@ class IdMapEntry(Base):
         UniqueConstraint("connector", "stream", "entity", "native_id"),
         UniqueConstraint("entity", "canonical_id", "connector", "stream"),
         Index(None, "connector", "stream", "natural_key"),
-        Index(None, "entity", "canonical_id"),
+        # Look-ups by canonical id use the unique key above: it begins with (entity,
+        # canonical_id). A second index on them would double the cost of every insert.
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

@@ -17,6 +17,7 @@ from syncer.engine import cursor, deadletters, idmap
 from syncer.engine.binding import Side
 from syncer.engine.deadletters import Failure
 from syncer.engine.prepare import once_each
+from syncer.engine.readahead import read_ahead
 from syncer.engine.scope import RunScope
 from syncer.logs import get_logger
 from syncer.mapping.errors import MappingError
@@ -136,8 +137,11 @@ class Reader:
         size, wait = flow.batch_size, flow.batch_wait.total_seconds()
         gathered: list[_PageRead] = []
         since = time.monotonic()
-        async with reading(self.scope.binding.source, scan.request) as pages:
-            async for page in pages:
+        async with (
+            reading(self.scope.binding.source, scan.request) as pages,
+            contextlib.aclosing(read_ahead(pages)) as ahead,
+        ):
+            async for page in ahead:
                 if page.position is not None:
                     self._position = page.position
                 read = self._page(page, scan)

@@ -553,7 +553,9 @@ def _nul_column(record: Record) -> str | None:
     (no text holds one; a file with them is damaged or in another encoding), so syncer never
     writes one."""
     for column, value in record.items():
-        if value is not None and NUL in cell(value):
+        if value is None:
+            continue
+        if NUL in (value if type(value) is str else cell(value)):
             return str(column)
     return None
 

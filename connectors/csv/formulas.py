@@ -27,7 +27,8 @@ import re
 DANGEROUS = frozenset("=+-@\t\r")
 """First characters that make a spreadsheet read a cell as a formula (OWASP's list)."""
 QUOTE = "'"
-_FIRST = DANGEROUS | {QUOTE}
+FIRST = DANGEROUS | {QUOTE}
+"""First characters :func:`escape` looks further at; any other cell is written as it is."""
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:[.,][0-9]*)?|[.,][0-9]+)(?:[eE][+-]?[0-9]+)?")
 """Digits with an optional sign, decimal point or comma and exponent: no letters but an
 exponent's, no operator but a sign, so nothing a spreadsheet could run."""
@@ -35,7 +36,7 @@ exponent's, no operator but a sign, so nothing a spreadsheet could run."""
 
 def escape(text: str) -> str:
     """The cell ``text`` is written as."""
-    if not text or text[0] not in _FIRST:
+    if not text or text[0] not in FIRST:
         return text  # nearly every cell: decided on its first character
     body = text.lstrip(QUOTE)
     if not body or body[0] not in DANGEROUS or _PLAIN_NUMBER.fullmatch(text):

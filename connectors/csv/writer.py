@@ -22,7 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from connectors.csv.formulas import escape, unescape
+from connectors.csv.formulas import FIRST, escape, unescape
 from connectors.csv.reader import BadRow, CsvFormatError, read_header, read_rows
 
 Outcome = Literal["created", "updated", "deleted", "missing"]
@@ -37,6 +37,8 @@ class Change:
 
 def cell(value: Any) -> str:
     """How a canonical-side value is written in a cell."""
+    if type(value) is str:
+        return value  # most cells, and every cell a second time (journal, then file)
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -51,7 +53,9 @@ def cell(value: Any) -> str:
 
 
 def _escaped_cell(value: Any) -> str:
-    return escape(cell(value))
+    text = value if type(value) is str else cell(value)
+    # escape() decides on the first character: most cells are done without a call.
+    return escape(text) if text and text[0] in FIRST else text
 
 
 BeforeReplace = Callable[[int], None]

@@ -14,9 +14,11 @@ from syncer.engine.idmap import by_canonical, by_native
 from syncer.mapping.mapping import UNSYNCED
 from syncer.state.models import IdMapEntry
 
-CACHE_SIZE = 20_000
-"""Answers a resolver keeps: enough for the references of many pages (price lists, products),
-bounded so a run over millions of records does not grow with them."""
+CACHE_SIZE = 5_000
+"""Answers a resolver keeps: enough for the references of many pages (price lists, products,
+the customers of a day's invoices), bounded so a run over millions of records does not grow
+with them. A miss costs one indexed query for a whole page; a full cache of each of a run's
+six costs about 1 MiB, so a larger one buys little and weighs on every run."""
 
 
 class _Cache(dict[tuple[str, str], str | None]):

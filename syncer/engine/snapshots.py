@@ -20,6 +20,11 @@ def snapshot(values: Mapping[str, Any], fields: Iterable[str]) -> Snapshot:
     out: Snapshot = {}
     for name in fields:
         value = values.get(name)
+        kind = type(value)
+        if kind is str or kind is bool:  # most values: already normal
+            if value != "":
+                out[name] = value
+            continue
         if value in _EMPTY:
             continue
         normal = normalize(value)

@@ -144,8 +144,12 @@ def _sorted_fields(fields: frozenset[str]) -> tuple[tuple[str, str], ...]:
     return found
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+"""One encoder for every hash: ``json.dumps`` with options builds a new one each call."""
+
+
 def _json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _ENCODER.encode(value)
 
 
 def content_hash(values: Mapping[str, Any], fields: Iterable[str] | None = None) -> str:

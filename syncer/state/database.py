@@ -57,6 +57,7 @@ def _configure_sqlite(engine: Engine) -> None:
             cursor.execute("PRAGMA synchronous=FULL")  # a committed checkpoint survives power loss
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA wal_autocheckpoint=10000")
         finally:
             cursor.close()
 

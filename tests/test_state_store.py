@@ -279,3 +279,30 @@ def test_upgrading_to_entity_keys_fills_in_natural_keys(store_url):
     finally:
         store.close()
     assert keys == {1: "INV-1", 2: "C-00042", 3: None}
+
+
+def test_revisions_read_from_the_files_are_alembics_own():
+    from alembic.script import ScriptDirectory
+
+    from syncer.state.migrate import alembic_config, known_revisions, revision_chain
+
+    script = ScriptDirectory.from_config(alembic_config())
+    assert head_revision() == script.get_current_head()
+    assert known_revisions() == {rev.revision for rev in script.walk_revisions()}
+    assert revision_chain() == {rev.revision: rev.down_revision for rev in script.walk_revisions()}
+
+
+def test_the_recorded_revision_is_read_as_alembic_reads_it(store_url):
+    from syncer.state.migrate import current_revision
+
+    engine = create_database(store_url)
+    try:
+        with engine.connect() as connection:
+            assert current_revision(connection) is None  # an empty store
+        upgrade_store(store_url)
+        downgrade_store(store_url, "0005")
+        with engine.connect() as connection:
+            alembic = MigrationContext.configure(connection).get_current_revision()
+            assert current_revision(connection) == alembic == "0005"
+    finally:
+        engine.dispose()

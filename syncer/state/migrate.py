@@ -7,6 +7,7 @@ runs ``syncer db upgrade`` once, deliberately.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,20 +38,37 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
-def head_revision() -> str:
-    from alembic.script import ScriptDirectory
+_REVISION = re.compile(r'^revision(?:: [^=]+)? = ["\']([^"\']+)["\']', re.MULTILINE)
+_DOWN = re.compile(r'^down_revision(?:: [^=]+)? = (?:["\']([^"\']+)["\']|None)', re.MULTILINE)
 
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    if head is None:  # pragma: no cover - the package always ships migrations
-        raise RuntimeError("no migrations found")
-    return head
+
+def revision_chain() -> dict[str, str | None]:
+    """Every shipped revision and the one it follows, read from the migration files as text.
+
+    Every command that opens the store checks its revision; importing Alembic and every
+    migration module for that would cost a good part of a second and ten MiB. The migrations
+    are one straight line, and a test checks this reading against Alembic's own."""
+    chain: dict[str, str | None] = {}
+    for path in sorted((migrations_dir() / "versions").glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        revision, down = _REVISION.search(text), _DOWN.search(text)
+        if revision is None or down is None:  # pragma: no cover - a broken installation
+            raise RuntimeError(f"cannot read the revision of the migration {path.name}")
+        chain[revision.group(1)] = down.group(1)
+    return chain
+
+
+def head_revision() -> str:
+    chain = revision_chain()
+    followed = set(chain.values())
+    heads = [revision for revision in chain if revision not in followed]
+    if len(heads) != 1:  # pragma: no cover - the package always ships one line of migrations
+        raise RuntimeError(f"expected one head revision among the migrations, found {heads}")
+    return heads[0]
 
 
 def known_revisions() -> set[str]:
-    from alembic.script import ScriptDirectory
-
-    script = ScriptDirectory.from_config(alembic_config())
-    return {rev.revision for rev in script.walk_revisions()}
+    return set(revision_chain())
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +90,24 @@ class SchemaState:
 
 
 def schema_state(connection: Connection) -> SchemaState:
-    from alembic.runtime.migration import MigrationContext
-
-    current = MigrationContext.configure(connection).get_current_revision()
+    current = current_revision(connection)
     return SchemaState(current, head_revision(), current is None or current in known_revisions())
+
+
+def current_revision(connection: Connection) -> str | None:
+    """The revision recorded in the store (Alembic's ``alembic_version`` table), None when
+    the store is empty."""
+    from sqlalchemy import inspect, text
+
+    if not inspect(connection).has_table(VERSION_TABLE):
+        return None
+    rows = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    if len(rows) > 1:  # pragma: no cover - only branched migrations leave several
+        raise RuntimeError(f"the state store records several revisions: {sorted(rows)}")
+    return rows[0] if rows else None
+
+
+VERSION_TABLE = "alembic_version"
 
 
 def upgrade(connection: Connection, revision: str = "head") -> None:

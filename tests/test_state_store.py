@@ -306,3 +306,60 @@ def test_the_recorded_revision_is_read_as_alembic_reads_it(store_url):
             assert current_revision(connection) == alembic == "0005"
     finally:
         engine.dispose()
+
+
+def _schema(url: str) -> dict[str, object]:
+    """Everything a schema is made of, as the database reports it."""
+    engine = create_database(url)
+    try:
+        with engine.connect() as conn:
+            found = inspect(conn)
+            return {
+                table: {
+                    # Column order aside: migrations add columns at the end of a table.
+                    "columns": sorted(
+                        (c["name"], str(c["type"]), c["nullable"], c["default"])
+                        for c in found.get_columns(table)
+                    ),
+                    "pk": found.get_pk_constraint(table)["constrained_columns"],
+                    "indexes": sorted(
+                        (i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                        for i in found.get_indexes(table)
+                    ),
+                    "unique": sorted(
+                        (u["name"], tuple(u["column_names"]))
+                        for u in found.get_unique_constraints(table)
+                    ),
+                }
+                for table in sorted(found.get_table_names())
+            } | {"revision": conn.exec_driver_sql("SELECT version_num FROM alembic_version").all()}
+    finally:
+        engine.dispose()
+
+
+def test_a_new_store_is_created_as_the_migrations_would_make_it(tmp_path, monkeypatch):
+    # A first run creates an empty SQLite store from the models and records the head revision,
+    # without replaying (and importing) the migrations: the result must be the same store.
+    from syncer.state import migrate
+
+    replayed = f"sqlite:///{tmp_path / 'replayed.db'}"
+    upgrade_store(replayed)
+    created = f"sqlite:///{tmp_path / 'created.db'}"
+    monkeypatch.setattr(migrate, "upgrade", None)  # the migrations must not run for it
+    open_store(created).close()
+    assert _schema(created) == _schema(replayed)
+    monkeypatch.undo()
+    # And the migrations take it from there, down and up again.
+    assert downgrade_store(created, "base") == (head_revision(), None)
+    assert upgrade_store(created) == (None, head_revision())
+
+
+def test_a_store_with_tables_but_no_revision_is_left_to_the_migrations(tmp_path):
+    # Not syncer's empty store: creating tables beside someone else's would hide the problem.
+    url = f"sqlite:///{tmp_path / 'other.db'}"
+    engine = create_database(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE id_map (id INTEGER PRIMARY KEY)")
+    engine.dispose()
+    with pytest.raises(StateStoreError):
+        open_store(url)

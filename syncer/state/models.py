@@ -122,7 +122,8 @@ class Run(Base):
     skipped: Mapped[int] = mapped_column(Integer, default=0)
     failed: Mapped[int] = mapped_column(Integer, default=0)
     deleted: Mapped[int] = mapped_column(Integer, default=0)
-    conflicts: Mapped[int] = mapped_column(Integer, default=0)
+    conflicts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Added after the first release: rows that were there then read 0 (as a new store has it)."""
     error: Mapped[str | None] = mapped_column(RedactedText)
     """Why the run failed or stopped; secrets are masked as it is stored."""
     cursor_before: Mapped[str | None] = mapped_column(Text)

@@ -76,7 +76,8 @@ def open_store(url: str | URL, *, auto_upgrade: bool = True) -> StateStore:
                         current=state.current,
                         target=state.head,
                     )
-                    migrate.upgrade(conn)
+                    if state.current is not None or not migrate.create_empty(conn):
+                        migrate.upgrade(conn)
                 else:
                     raise StoreSchemaError(
                         shown,

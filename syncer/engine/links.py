@@ -113,13 +113,19 @@ class Changes:
             self._new.append(row)
 
     def change(self, row: Link, **values: Any) -> None:
-        """Set columns of ``row`` (new or stored), to be written by :meth:`store`."""
-        for name, value in values.items():
-            setattr(row, name, value)
+        """Set columns of ``row`` (new or stored), to be written by :meth:`store`. A stored
+        row's column set to the value it holds is not written: another flow over the same
+        records may have changed it since this batch read it, and that change stays."""
         if row.id is None:
+            for name, value in values.items():
+                setattr(row, name, value)
             self.add(row)
-        else:
-            self._updates.setdefault(row.id, {}).update(values)
+            return
+        changed = {name: value for name, value in values.items() if getattr(row, name) != value}
+        for name, value in changed.items():
+            setattr(row, name, value)
+        if changed:
+            self._updates.setdefault(row.id, {}).update(changed)
 
     def hash(self, snapshot: dict[str, Any]) -> str:
         """The content hash of a snapshot, remembered with its JSON text for the insert."""

@@ -71,7 +71,7 @@ def load(session: Session, ids: Iterable[int]) -> dict[int, Link]:
     return found
 
 
-def change(session: Session, row_id: int, **values: Any) -> None:
+def update_row(session: Session, row_id: int, **values: Any) -> None:
     """Change some columns of one stored row, and only those."""
     session.execute(update_statement(values).values(updated_at=utcnow()), {"_id": row_id, **values})
 
@@ -88,9 +88,9 @@ class Changes:
     """What a commit does to the id map: the batch's stored rows as they are now, the new
     rows to insert, and the columns to change in stored ones.
 
-    Only the columns a commit assigns are written: the other half of a pair may have changed
-    the rest of a row since, and that stays. :meth:`store` sends them all at once, one
-    ``executemany`` per statement shape."""
+    Only the columns whose value a commit changes are written: another flow over the same
+    records may have changed the rest of a row since, and that stays. :meth:`store` sends
+    them all at once, one ``executemany`` per statement shape."""
 
     def __init__(self, session: Session, rows: Iterable[Link | None]) -> None:
         self.session = session

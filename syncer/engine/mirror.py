@@ -66,7 +66,7 @@ async def mirror(scope: RunScope, listing: Listing, *, allow_mass_delete: bool) 
             if (row.native_id in done or linked is None) and row.id is not None:
                 # Forgetting the synced snapshot makes the record's return to the source a
                 # change, which brings it back in the target.
-                links.change(session, row.id, deleted=True, snapshot=None, content_hash=None)
+                links.update_row(session, row.id, deleted=True, snapshot=None, content_hash=None)
             if row.native_id in done and linked is not None and linked.id is not None:
                 # Remember that the target now has it disabled, so the record coming back to
                 # the source is a change that enables it again.
@@ -74,7 +74,7 @@ async def mirror(scope: RunScope, listing: Listing, *, allow_mass_delete: bool) 
                 if disables:
                     changed["snapshot"] = {**(linked.snapshot or {}), "active": False}
                     changed["content_hash"] = content_hash(changed["snapshot"])
-                links.change(session, linked.id, **changed)
+                links.update_row(session, linked.id, **changed)
                 scope.counts.deleted += 1
     if gone:
         log.info("mirror: gone from the source", count=len(gone), disabled=len(done))

@@ -177,7 +177,7 @@ async def _take(
         for row in (source_row, target_row):
             kept = merged(row.snapshot, values, fields)
             assert row.id is not None  # loaded from the store
-            links.change(session, row.id, snapshot=kept, content_hash=content_hash(kept))
+            links.update_row(session, row.id, snapshot=kept, content_hash=content_hash(kept))
     return sorted(fields)
 
 

@@ -35,8 +35,10 @@ class RunDescription:
 
 @dataclass(frozen=True, slots=True)
 class InterruptedRun:
-    """An earlier run of the flow whose process died; this run closed it."""
+    """An earlier run of the flow whose process died; this run closes it once its observers
+    have recorded that."""
 
+    run_id: str
     sync_id: str | None
     started_at: datetime
 

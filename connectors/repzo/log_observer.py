@@ -53,8 +53,8 @@ class IntegrationLogObserver:
             f"syncing {source.connector}.{source.stream} -> {target.connector}.{target.stream}"
         )
         self._enqueue("command", self.sync_id, self.command.document())
-        await self._deliver()
         self._interrupted(identity, interrupted)
+        await self._deliver()
 
     def _interrupted(self, identity: AppIdentity, runs: Sequence[InterruptedRun]) -> None:
         """Close in Repzo the command logs of runs whose process died (kill -9, a power cut):

@@ -91,11 +91,12 @@ class RunLifecycle:
                 leases.check(session, self._lease)
 
     def open(self, started: datetime, sync_id: str | None) -> list[InterruptedRun]:
-        """Record the run as running; close this host's earlier runs of the flow whose process
-        died, and return them."""
+        """Record the run as running, and return this host's earlier runs of the flow whose
+        process died. They stay ``running`` until :meth:`close_interrupted`, called once the
+        observers have recorded their end."""
         with self.store.session() as session:
-            closed = abandoned.close_abandoned(session, self.flow.name)
-            for earlier in closed:
+            dead = abandoned.find_abandoned(session, self.flow.name)
+            for earlier in dead:
                 log.warning("an earlier run was interrupted", earlier_run=earlier.id)
             self.letters = deadletters.any_pending(session, self.flow.name)
             session.add(
@@ -110,7 +111,12 @@ class RunLifecycle:
                     pid=os.getpid(),
                 )
             )
-            return [InterruptedRun(run.sync_id, run.started_at) for run in closed]
+            return [InterruptedRun(run.id, run.sync_id, run.started_at) for run in dead]
+
+    def close_interrupted(self, runs: list[InterruptedRun]) -> None:
+        if runs:
+            with self.store.session() as session:
+                abandoned.close_abandoned(session, [run.run_id for run in runs])
 
     def close(
         self, status: str, error: str | None, finished: datetime, counts: dict[str, int]

@@ -120,6 +120,7 @@ class FlowRun:
         status, error, exit_code = "succeeded", None, None
         try:
             await self.observers.run_started(interrupted)
+            self.lifecycle.close_interrupted(interrupted)
             await self._work()
             await self._flush_target()
             if self.stop.is_set():

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from syncer.engine import outbox
 from syncer.remote.errors import RetriableRemoteError, SkippableRemoteError
 from syncer.state.models import OutboxEntry, Run
@@ -68,10 +70,8 @@ def test_a_run_is_a_command_log_with_counts_and_failures(world):
     assert log["onGoing"] is False and "succeededAt" in log
 
 
-def test_a_run_whose_process_died_is_closed_in_repzo_by_the_next_run(world):
-    world.erp.seed(customers=3, **SMALL)
-    world.erp.clock.freeze(T0_MS)
-    config = configured(world)
+def add_dead_run(world: World) -> int:
+    """A run left ``running`` by a process that is gone; returns that process's id."""
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],
         check=True,
@@ -95,16 +95,70 @@ def test_a_run_whose_process_died_is_closed_in_repzo_by_the_next_run(world):
             )
     finally:
         store.close()
+    return int(dead.stdout)
+
+
+def test_a_run_whose_process_died_is_closed_in_repzo_by_the_next_run(world):
+    world.erp.seed(customers=3, **SMALL)
+    world.erp.clock.freeze(T0_MS)
+    config = configured(world)
+    add_dead_run(world)
 
     [run] = world.sync(config, "customers-erp-to-repzo")
+    assert_closed_by(world, run.run_id)
 
+
+def assert_closed_by(world: World, run_id: str) -> None:
     logs = {log["sync_id"]: log for log in world.repzo.documents("integration-command-log")}
-    assert logs[run.run_id]["status"] == "success"
+    assert logs[run_id]["status"] == "success"
     closed = logs["killed-run"]
     assert closed["status"] == "fail" and closed["onGoing"] is False
     assert closed["command"] == "customers-erp-to-repzo"
     assert closed["details"][-1]["content"].startswith("interrupted:")
-    assert run.run_id in closed["details"][-1]["content"]
+    assert run_id in closed["details"][-1]["content"]
+    store = store_for(world.store_url)
+    try:
+        with store.session() as session:
+            assert session.get(Run, "killed-run").status == "interrupted"
+    finally:
+        store.close()
+
+
+class Killed(BaseException):
+    """The process dies here: nothing after it runs, no handler sees it."""
+
+
+def test_a_run_killed_before_it_logged_an_earlier_runs_end_leaves_that_run_to_the_next(
+    world, monkeypatch
+):
+    """The earlier run is closed in the store only once its end is in the outbox: a run that
+    dies in between must not leave it ``interrupted`` here and ``processing`` in Repzo."""
+    world.erp.seed(customers=3, **SMALL)
+    world.erp.clock.freeze(T0_MS)
+    config = configured(world)
+    dead_pid = add_dead_run(world)
+
+    from connectors.repzo.log_observer import IntegrationLogObserver
+
+    def killed(*args: object) -> None:
+        raise Killed
+
+    with monkeypatch.context() as patch:
+        patch.setattr(IntegrationLogObserver, "_interrupted", killed)
+        with pytest.raises(Killed):
+            world.sync(config, "customers-erp-to-repzo")
+    store = store_for(world.store_url)
+    try:
+        with store.session() as session:
+            assert session.get(Run, "killed-run").status == "running"
+            # The killed run's record belongs to this process: let the next run see it dead.
+            for row in session.query(Run).filter(Run.id != "killed-run"):
+                row.pid = dead_pid
+    finally:
+        store.close()
+
+    [run] = world.sync(config, "customers-erp-to-repzo")
+    assert_closed_by(world, run.run_id)
 
 
 def test_a_repzo_outage_delays_logs_and_loses_none(world):

@@ -44,6 +44,8 @@ def _decide_one(scope: RunScope, item: Matched, current: dict[str, dict[str, Any
         # Documents are sent once; one already there (a crash after the target took it, or a
         # retry) is linked, never sent again.
         return Settled(item, "skipped" if item.target_row is not None else "linked")
+    elif unseen(scope, item, current):
+        return Parked(item, _unseen(scope, item))
     else:
         fields, undecided = fields_to_write(scope, item, current.get(existing))
         kind = "update"
@@ -75,6 +77,29 @@ def _decide_one(scope: RunScope, item: Matched, current: dict[str, dict[str, Any
         return Parked(item, Failure(item.key, error.reason, "mapping", native, error.field))
     op = WriteOp(kind, record, ref=item.key, native_id=existing, lookup=item.lookup)
     return Write(item, op, fields, undecided)
+
+
+def unseen(scope: RunScope, item: Matched, current: dict[str, dict[str, Any]]) -> bool:
+    """A two-way pair's record whose current version the target did not give: its conflict
+    rules cannot be applied, and deciding it as a one-way flow would write this side's edits
+    over fields the other side owns. (A record mirror mode disabled there is brought back
+    without them: all its fields are this side's to write.)"""
+    target_row = item.target_row
+    return (
+        scope.binding.pair is not None
+        and item.existing not in current
+        and not (target_row is not None and target_row.deleted)
+    )
+
+
+def _unseen(scope: RunScope, item: Matched) -> Failure:
+    target = scope.binding.flow.target
+    reason = (
+        f"{target.connector}.{target.stream} did not return its record {item.existing} when "
+        "asked for the current version; the pair's conflict rules need it, so the record "
+        "waits and is tried again on the next runs"
+    )
+    return Failure(item.key, reason, "remote", item.record.native)
 
 
 def fields_to_write(

@@ -11,7 +11,8 @@ import pytest
 from syncer.cli import app
 from syncer.config.models import ConflictSettings
 from syncer.engine.conflicts import decide
-from tests.engine.conftest import KEY, PASSWORD, T0_MS, USER, World
+from syncer.state.models import DeadLetter
+from tests.engine.conftest import KEY, PASSWORD, T0_MS, USER, World, store_for
 
 SMALL = {"items": 0, "vans": 0, "invoices": 0, "credit_notes": 0, "payments": 0}
 
@@ -241,3 +242,44 @@ def test_a_target_whose_last_sync_was_never_recorded_is_decided_by_the_policy():
         target_now={"phone": "2", "name": "C", "email": "b@x"},
     )
     assert first.write == {"phone", "name", "email"}
+
+
+def test_a_record_the_target_does_not_return_waits_instead_of_overwriting_its_owner(
+    world, monkeypatch
+):
+    """The other side's current version is what the pair's policy decides on: when its lookup
+    misses the record (a replica behind, a record that cannot be read), deciding as a one-way
+    flow would write this side's edit over a field the other side owns."""
+    from connectors.erp_stub.connector import ErpStubConnector
+    from syncer.engine.engine import Engine
+
+    config = synced_pair(world, "{policy: ownership, owners: {name: erp, phone: repzo}}")
+    edit_both(world, "C-00002", {"name": "ERP name"}, {"name": "Repzo name"})
+    lookup = ErpStubConnector.lookup
+
+    async def missing_c2(self, stream, field, values):
+        return [r for r in await lookup(self, stream, field, values) if r["id"] != "C-00002"]
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ErpStubConnector, "lookup", missing_c2)
+        [back] = world.sync(config, "customers-repzo-to-erp")
+    assert back.status == "partial" and back.counts.failed == 1
+    assert world.erp.get("customers", "C-00002")["name"] == "ERP name"  # not overwritten
+    store = store_for(world.store_url)
+    try:
+        with store.session() as session:
+            [letter] = session.query(DeadLetter).filter_by(status="pending").all()
+            assert letter.flow == "customers-repzo-to-erp"
+            assert "did not return its record C-00002" in letter.reason
+    finally:
+        store.close()
+
+    world.sync(config, "customers-erp-to-repzo")
+    world.tick()
+
+    async def retry(engine: Engine) -> int:
+        return (await engine.retry_dead_letters("customers-repzo-to-erp")).retried
+
+    assert world.with_engine(config, retry) == 1
+    erp, repzo = both(world, "C-00002")
+    assert erp["name"] == repzo["name"] == "ERP name"  # the ERP owns names

@@ -2,8 +2,11 @@
 them when a person asks (``syncer dead-letters retry``).
 
 Records of a source a person can fix (files) are read again from the source, so a fixed file
-fixes its dead letters; others are retried from the payload kept with them (the source may no
-longer have them)."""
+fixes its dead letters. Others are looked up in the source by their id and retried as they are
+now: the payload kept with a letter is the record as it was when it failed, and replaying it
+would write that older version over whatever happened since (a person's edit, the other half
+of a pair writing to it). Only a record the source no longer returns, or a source that cannot
+be looked up by id, is retried from its payload."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from syncer.engine.deadletters import Failure
 from syncer.engine.scan import reading
 from syncer.engine.scope import RunScope
 from syncer.logs import get_logger
+from syncer.remote.errors import UnsupportedQuery
 from syncer.state.base import utcnow
 
 log = get_logger(__name__)
@@ -42,9 +46,44 @@ async def retry_dead_letters(scope: RunScope, process: Process, *, everything: b
         return await _reread(scope, process, keys)
     if not payloads:
         return 0
+    records = await current_versions(scope, payloads)
     before = scope.counts.failed
-    await process(payloads, ())
-    return len(payloads) - (scope.counts.failed - before)
+    await process(records, ())
+    return len(records) - (scope.counts.failed - before)
+
+
+CHUNK = 200
+"""Ids per lookup."""
+
+
+async def current_versions(scope: RunScope, payloads: Sequence[Record]) -> list[Record]:
+    """Each payload's record as the source holds it now; the payload where the source no longer
+    returns it, or cannot be asked by id."""
+    source = scope.binding.source
+    mapping = source.mapping
+    by_id: dict[str, Record] = {}
+    unkeyed: list[Record] = []
+    for payload in payloads:
+        native_id = mapping.native_id_or_none(payload)
+        if native_id is None:
+            unkeyed.append(payload)
+        else:
+            by_id[native_id] = payload
+    natives = list(by_id)
+    current: dict[str, Record] = {}
+    try:
+        for start in range(0, len(natives), CHUNK):
+            chunk = natives[start : start + CHUNK]
+            for record in await source.connector.lookup(source.stream, mapping.key.text, chunk):
+                native_id = mapping.native_id_or_none(record)
+                if native_id in by_id:
+                    current[native_id] = record
+    except UnsupportedQuery as error:
+        log.warning("dead letters are retried as they were kept", reason=error.message)
+        return list(payloads)
+    if gone := len(by_id) - len(current):
+        log.info("some dead letters' records are no longer in the source", retried_as_kept=gone)
+    return [current.get(native_id, payload) for native_id, payload in by_id.items()] + unkeyed
 
 
 async def _reread(scope: RunScope, process: Process, keys: set[str]) -> int:

@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import contextlib
 
+import httpx
+
 from syncer.engine.engine import Engine
 from syncer.state.models import DeadLetter, IdMapEntry
 from tests.engine.conftest import (
     CUSTOMER_FLOWS,
     INVOICE_FLOWS,
     MASTER_DATA_FLOWS,
+    PASSWORD,
     T0_MS,
+    USER,
     World,
     insert_invoice,
     store_for,
@@ -191,6 +195,31 @@ def test_a_refused_record_does_not_block_its_page_and_is_retried_once_fixed(worl
     with store.session() as session:
         assert session.query(DeadLetter).one().status == "resolved"
     store.close()
+
+
+def test_a_dead_letter_is_retried_as_its_record_is_now_not_as_it_was_kept(world):
+    """The payload kept with a dead letter is the record when it failed: retried as kept, an
+    edit made since would be overwritten by the older version (until the next scan)."""
+    seed_customers(world, 3)
+    config = world.config(CUSTOMER_FLOWS)
+    world.sync(config, "price-lists")
+    world.repzo.script_fault("reject", 1, method="POST", path="/client")
+    [run] = world.sync(config, "customers-erp-to-repzo")
+    assert run.counts.failed == 1
+    store = store_for(world.store_url)
+    with store.session() as session:
+        key = session.query(DeadLetter).one().record_key
+    store.close()
+    httpx.patch(
+        f"{world.erp.url}/api/v1/customers/{key}",
+        json={"name": "Renamed since"},
+        auth=(USER, PASSWORD),
+        headers={"content-type": "application/merge-patch+json"},
+    ).raise_for_status()
+
+    assert world.with_engine(config, retry_customers) == 1
+    [client] = [c for c in world.repzo.documents("client") if c["client_code"] == key]
+    assert client["name"] == "Renamed since"
 
 
 def test_a_missing_reference_waits_and_resolves_when_its_record_arrives(world):

@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 from ruamel.yaml import YAML
 
 from syncer.cli.common import ConfigOption, consoles, handles_errors, load
-from syncer.config import DEFAULT_CONFIG_FILE
+from syncer.config import DEFAULT_CONFIG_FILE, state_url
 from syncer.config.dump import dump_config
 from syncer.config.models import ConnectorSettings, SyncerConfig
 from syncer.connector import CheckResult, ChecksMappings, Connector
@@ -21,8 +21,9 @@ from syncer.exit_codes import ExitCode
 from syncer.mapping.binding import FlowMappings, bind_flows
 from syncer.plugins import can_connect, connector_types, create_connector
 from syncer.schedules import describe, next_run
-from syncer.state import inspect_store
-from syncer.state.migrate import SchemaState
+
+if TYPE_CHECKING:
+    from syncer.state.migrate import SchemaState
 
 
 @handles_errors
@@ -65,10 +66,15 @@ def check(
     for line in _mapping_notes(config, bindings):
         out.print(f"note: {line}", markup=False, soft_wrap=True)
     out.print()
-    info = inspect_store(config.state.url)
-    if not info.exists:
-        out.print(f"State store: {info.display_url} (not created yet; the first run creates it)")
+    url = state_url.parse(config.state.url)
+    if url.sqlite_file is not None and not url.sqlite_file.exists():
+        # Said without loading SQLAlchemy: nothing to open.
+        shown = state_url.display(config.state.url)
+        out.print(f"State store: {shown} (not created yet; the first run creates it)")
     else:
+        from syncer.state import inspect_store
+
+        info = inspect_store(config.state.url)
         out.print(f"State store: {info.display_url} ({_schema_text(info.schema)})")
     failed = {name: r.message for name, r in results.items() if r is not None and not r.ok}
     for name, message in failed.items():

@@ -19,7 +19,6 @@ from syncer.config import CONFIG_ENV_VAR, DEFAULT_CONFIG_FILE, SyncerConfig, loa
 from syncer.errors import OutOfMemory, SyncerError
 from syncer.exit_codes import ExitCode
 from syncer.logs import LogFormat, configure_logging, redact, redact_value
-from syncer.state.failures import DriverError, store_failure
 
 
 class _RedactingStream:
@@ -152,19 +151,27 @@ def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
             failure: SyncerError = OutOfMemory("running this command")
             consoles.err().print(f"error: {failure.message}", markup=False, soft_wrap=True)
             raise typer.Exit(int(failure.exit_code)) from None
-        except DriverError as exc:
+        except Exception as exc:  # noqa: BLE001 - the last line of defence
             # Outside a run (a run reports its own): the store failed, or this is a bug.
-            store = store_failure(exc)
+            store = _store_failure(exc)
             if store is None:
                 _report_bug()
             else:
                 consoles.err().print(f"error: {store.message}", markup=False, soft_wrap=True)
             raise typer.Exit(int(store.exit_code if store else ExitCode.INTERNAL)) from None
-        except Exception:  # noqa: BLE001 - the last line of defence, reported as a bug
-            _report_bug()
-            raise typer.Exit(int(ExitCode.INTERNAL)) from None
 
     return wrapper
+
+
+def _store_failure(error: Exception) -> SyncerError | None:
+    """The state store's failure behind ``error``, if it is one. Only a command that opened the
+    store can meet one, and it has loaded SQLAlchemy by then: the table is looked up here
+    rather than imported by every command's start-up."""
+    if "sqlalchemy" not in sys.modules:
+        return None
+    from syncer.state.failures import DriverError, store_failure
+
+    return store_failure(error) if isinstance(error, DriverError) else None
 
 
 def _report_bug() -> None:

@@ -8,10 +8,10 @@ from typing import Any
 
 from pydantic import AnyUrl, BaseModel, SecretStr
 
+from syncer.config import state_url
 from syncer.config.models import SyncerConfig, secret_values
 from syncer.config.types import DeleteLimit, format_duration
 from syncer.logs import MASK, redact_url, redact_value, register_secrets
-from syncer.state.database import display_url
 
 
 def dump_config(config: SyncerConfig, *, reveal_secrets: bool = False) -> dict[str, Any]:
@@ -20,7 +20,7 @@ def dump_config(config: SyncerConfig, *, reveal_secrets: bool = False) -> dict[s
     data: dict[str, Any] = _plain(config, reveal_secrets)
     if reveal_secrets:
         return data
-    data["state"]["url"] = display_url(config.state.url)
+    data["state"]["url"] = state_url.display(config.state.url)
     # Besides the settings typed as secrets: every configured secret wherever it sits (in a
     # connector's URL, from a ${PASSWORD} variable) and settings named like credentials.
     register_secrets(secret_values(config))

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy.engine import make_url
 
 from syncer import plugins
+from syncer.config import state_url
 from syncer.config.models import ConnectorSettings, SyncerConfig, secret_values
 from syncer.errors import ConfigError, ConfigIssue
 from syncer.logs import register_secrets
@@ -130,18 +130,18 @@ def _resolve_paths(config: SyncerConfig, source: str) -> SyncerConfig:
     setting holds (a CSV folder). Mapping paths are resolved where they are used."""
     config._source = source
     base = Path(source).resolve().parent
-    url = make_url(config.state.url)
+    url = state_url.parse(config.state.url)
     database = url.database
     state = config.state
     if (
-        url.get_backend_name() == "sqlite"
+        url.backend == "sqlite"
         and database
         and database != ":memory:"
         and not database.startswith("file:")
         and not Path(database).is_absolute()
     ):
-        resolved = url.set(database=str(base / database))
-        state = state.model_copy(update={"url": resolved.render_as_string(hide_password=False)})
+        resolved = url.with_database(str(base / database))
+        state = state.model_copy(update={"url": resolved.render()})
     connectors = {
         name: settings.model_copy(
             update={

@@ -27,9 +27,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+from syncer.config import state_url
 from syncer.config.types import DeleteLimit, Duration, MaxDelete, TimeZoneName
 
 Name = Annotated[
@@ -37,8 +36,6 @@ Name = Annotated[
     StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"),
 ]
 """Names of connectors and flows: used on the command line and in the state store."""
-
-SUPPORTED_STATE_BACKENDS = ("sqlite", "postgresql")
 
 
 class StrictModel(BaseModel):
@@ -54,38 +51,7 @@ class StateConfig(StrictModel):
     @field_validator("url")
     @classmethod
     def _known_backend(cls, value: str) -> str:
-        try:
-            url = make_url(value)
-        except ArgumentError:
-            raise ValueError(
-                "expected an SQLAlchemy URL such as sqlite:///syncer.db or "
-                "postgresql://user:password@host:5432/dbname"
-            ) from None
-        if url.get_backend_name() not in SUPPORTED_STATE_BACKENDS:
-            raise ValueError(
-                f"expected a sqlite:// or postgresql:// URL, got a {url.get_backend_name()}:// URL"
-            )
-        expected = "expected sqlite://, postgresql:// or postgresql+psycopg://"
-        try:
-            dialect = url.get_dialect()
-        except NoSuchModuleError:
-            raise ValueError(
-                f"unknown database driver {url.drivername!r}; {expected} (install the postgres "
-                "extra for PostgreSQL)"
-            ) from None
-        if getattr(dialect, "is_async", False):
-            raise ValueError(
-                f"{url.drivername!r} is an asyncio driver, which the state store cannot use; "
-                f"{expected}"
-            )
-        try:
-            dialect.import_dbapi()
-        except ImportError as missing:
-            raise ValueError(
-                f"the database driver of {url.drivername!r} is not installed "
-                f"({missing.name or missing}); {expected} (install the postgres extra for "
-                "PostgreSQL)"
-            ) from None
+        state_url.check(state_url.parse(value))
         return value
 
 
@@ -431,11 +397,9 @@ def secret_values(model: BaseModel) -> set[str]:
 
 def _url_secrets(text: str) -> set[str]:
     try:
-        url = make_url(text)
-    except (ArgumentError, ValueError):  # not a URL after all (a port that is not a number)
+        url = state_url.parse(text)
+    except ValueError:  # not a URL after all (a port that is not a number)
         return set()
-    found = {str(url.password)} if url.password else set()
-    for name, values in url.query.items():
-        if CREDENTIAL_PARAMETER.match(name):
-            found.update(v for v in ((values,) if isinstance(values, str) else values) if v)
+    found = {url.password} if url.password else set()
+    found.update(value for name, value in url.query if CREDENTIAL_PARAMETER.match(name) and value)
     return found

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
-from syncer.logs import redact_url
+from syncer.config import state_url
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
@@ -22,10 +22,8 @@ def normalize_url(url: str | URL) -> URL:
 
 
 def display_url(url: str | URL) -> str:
-    """The URL as it may be shown to people and written to logs: the password hidden, and so
-    are ``?password=`` and ``?sslpassword=`` (libpq takes both from the query) and any
-    configured secret wherever it is (a password from ``${VAR}`` in the user part)."""
-    return redact_url(make_url(url).render_as_string(hide_password=True))
+    """The URL as it may be shown (``state_url.display``)."""
+    return state_url.display(url if isinstance(url, str) else url.render_as_string(False))
 
 
 def sqlite_path(url: URL) -> Path | None:

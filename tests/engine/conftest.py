@@ -5,6 +5,7 @@ way to run flows."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import textwrap
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -138,6 +139,23 @@ class PriceListIds:
 
     def key_to_canonical(self, entity: str, natural_key: str) -> str | None:  # pragma: no cover
         raise NotImplementedError
+
+
+class Killed(BaseException):
+    """The process dies here: nothing after it runs, no handler in syncer sees it."""
+
+
+@contextlib.contextmanager
+def killed_at(target: object, name: str) -> Iterator[None]:
+    """Run the block as a process killed when it reaches ``target.name``."""
+
+    def killed(*args: object, **kwargs: object) -> None:
+        raise Killed(f"killed at {name}")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(target, name, killed)
+        with pytest.raises(Killed):
+            yield
 
 
 def store_for(url: str) -> StateStore:

@@ -9,8 +9,6 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from syncer.engine import outbox
 from syncer.remote.errors import RetriableRemoteError, SkippableRemoteError
 from syncer.state.models import OutboxEntry, Run
@@ -22,6 +20,7 @@ from tests.engine.conftest import (
     T0_MS,
     World,
     insert_invoice,
+    killed_at,
     store_for,
 )
 
@@ -124,13 +123,7 @@ def assert_closed_by(world: World, run_id: str) -> None:
         store.close()
 
 
-class Killed(BaseException):
-    """The process dies here: nothing after it runs, no handler sees it."""
-
-
-def test_a_run_killed_before_it_logged_an_earlier_runs_end_leaves_that_run_to_the_next(
-    world, monkeypatch
-):
+def test_a_run_killed_before_it_logged_an_earlier_runs_end_leaves_that_run_to_the_next(world):
     """The earlier run is closed in the store only once its end is in the outbox: a run that
     dies in between must not leave it ``interrupted`` here and ``processing`` in Repzo."""
     world.erp.seed(customers=3, **SMALL)
@@ -140,13 +133,8 @@ def test_a_run_killed_before_it_logged_an_earlier_runs_end_leaves_that_run_to_th
 
     from connectors.repzo.log_observer import IntegrationLogObserver
 
-    def killed(*args: object) -> None:
-        raise Killed
-
-    with monkeypatch.context() as patch:
-        patch.setattr(IntegrationLogObserver, "_interrupted", killed)
-        with pytest.raises(Killed):
-            world.sync(config, "customers-erp-to-repzo")
+    with killed_at(IntegrationLogObserver, "_interrupted"):
+        world.sync(config, "customers-erp-to-repzo")
     store = store_for(world.store_url)
     try:
         with store.session() as session:

@@ -13,7 +13,7 @@ from syncer.engine import commit as commit_stage
 from syncer.engine import idmap
 from syncer.engine import runner as flow_runner
 from syncer.state.models import Cursor, IdMapEntry
-from tests.engine.conftest import T0_MS, store_for
+from tests.engine.conftest import T0_MS, killed_at, store_for
 
 FLOW = """
 - name: clients-to-csv
@@ -91,22 +91,15 @@ def test_pages_are_gathered_into_batches_one_commit_each(world, monkeypatch, bat
     assert len(exported(world)) == 100
 
 
-def test_a_run_killed_after_the_target_took_its_batch_recreates_the_same_canonical_ids(
-    world, monkeypatch
-):
+def test_a_run_killed_after_the_target_took_its_batch_recreates_the_same_canonical_ids(world):
     # A CSV export keys its rows by code and keeps no canonical id: its canonical ids are not
     # committed before the writes (no state-store commit a batch is spared), and the run after
     # a crash derives the very same ones, so nothing of the crashed run is left half-linked.
     ids = world.repzo.seed("client", 30, updated_at=T0_MS - 60_000)
     config = world.config(FLOW)
 
-    def killed(*args, **kwargs):
-        raise KeyboardInterrupt("killed after the CSV journal took the batch")
-
-    with monkeypatch.context() as patch:
-        patch.setattr(commit_stage, "commit", killed)
-        with pytest.raises(KeyboardInterrupt):
-            world.sync(config, "clients-to-csv")
+    with killed_at(commit_stage, "commit"):  # after the CSV journal took the batch
+        world.sync(config, "clients-to-csv")
     store = store_for(world.store_url)
     try:
         with store.session() as session:

@@ -5,8 +5,6 @@ Every test here defends an invariant of the design brief and fails without it.
 
 from __future__ import annotations
 
-import contextlib
-
 import httpx
 
 from syncer.engine.engine import Engine
@@ -20,6 +18,7 @@ from tests.engine.conftest import (
     USER,
     World,
     insert_invoice,
+    killed_at,
     store_for,
 )
 
@@ -283,7 +282,7 @@ def test_a_page_of_one_timestamp_advances_and_the_boundary_is_not_redone(world):
     assert second.counts.created == second.counts.updated == 0
 
 
-def test_an_invoice_is_pushed_once_even_when_the_run_dies_after_the_erp_took_it(world, monkeypatch):
+def test_an_invoice_is_pushed_once_even_when_the_run_dies_after_the_erp_took_it(world):
     world.erp.seed(customers=3, items=2, vans=0, invoices=0, credit_notes=0, payments=0)
     world.erp.clock.freeze(T0_MS)
     config = world.config(INVOICE_FLOWS)
@@ -293,13 +292,8 @@ def test_an_invoice_is_pushed_once_even_when_the_run_dies_after_the_erp_took_it(
 
     from syncer.engine import commit
 
-    def crash(*args, **kwargs):
-        raise KeyboardInterrupt("killed right after the ERP accepted the invoice")
-
-    with monkeypatch.context() as patch:
-        patch.setattr(commit, "commit", crash)
-        with contextlib.suppress(KeyboardInterrupt):
-            world.sync(config, "invoices")
+    with killed_at(commit, "commit"):  # right after the ERP accepted the invoice
+        world.sync(config, "invoices")
     assert len(world.erp.records("invoices")) == 1
     [rerun] = world.sync(config, "invoices")
     assert rerun.status == "succeeded"

@@ -11,17 +11,13 @@ may rely on is in its input's type."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from syncer.connector import LOCATION_FIELD, Record, WriteOp, WriteResult
 from syncer.engine.deadletters import Failure
 from syncer.engine.links import Link
 from syncer.mapping.mapping import CanonicalRecord
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
 
 
 @dataclass(slots=True)
@@ -122,22 +118,3 @@ class Written:
 
 Outcome = Settled | Written | Parked
 """What the commit stage records, one per changed record."""
-
-
-@dataclass(slots=True)
-class Unchanged:
-    """The records of a batch with nothing to do, and the id-map rows of those that were the
-    other half of the pair's writes, read back."""
-
-    records: list[Mapped] = field(default_factory=list)
-    read_back: list[int] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class Plan:
-    """A batch decided: what to write, and what its commit records besides."""
-
-    decisions: list[Decision]
-    unchanged: Unchanged
-    failures: list[Failure]
-    on_commit: Callable[[Session], None] | None

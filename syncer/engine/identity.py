@@ -18,44 +18,31 @@ from syncer.logs import get_logger
 log = get_logger(__name__)
 
 
-Claim = tuple[str, ...]
-"""A target record as a record not linked yet knows it: ``("key", native id)`` or
-``("lookup", path, value)``."""
-
-
-def one_target_each(
-    scope: RunScope, decisions: list[Decision], in_flight: frozenset[Claim] = frozenset()
-) -> list[Decision]:
+def one_target_each(scope: RunScope, decisions: list[Decision]) -> list[Decision]:
     """The decisions, with those whose records share a target record parked. A target record
     is known by its key where the record to write carries it (a CSV key column), the one the
-    identity lookup found, or the identity key it would be found by.
-
-    ``in_flight`` holds the claims of the batch before, whose writes are still going: its
-    links are not in the id map yet, so a record claiming the same target record is parked as
-    it would be once they are (that record is already another's counterpart)."""
+    identity lookup found, or the identity key it would be found by."""
     binding = scope.binding
-    claims: dict[Claim, list[Matched]] = {}
+    claims: dict[tuple[str, ...], list[Matched]] = {}
     new_links: dict[str, list[Matched]] = {}
     for decision in decisions:
-        for claim in _claims_of(scope, decision):
-            claims.setdefault(claim, []).append(decision.match)
-            if claim[0] == "key":
-                new_links.setdefault(claim[1], []).append(decision.match)
+        if isinstance(decision, Parked) or decision.match.target_row is not None:
+            continue  # parked already, or linked: the record it goes to is its own
+        match = decision.match
+        if isinstance(decision, Settled) and match.found is None:
+            continue  # nothing to write or link (a deletion of what never arrived)
+        native = _target_key(scope, decision)
+        if native is not None:
+            claims.setdefault(("key", native), []).append(match)
+            new_links.setdefault(native, []).append(match)
+        if match.lookup is not None:
+            claims.setdefault(("lookup", *match.lookup), []).append(match)
     refused: dict[str, str] = {}
     target = binding.target.label
     for claim, sharing in claims.items():
-        where = f"{claim[1]} {claim[2]!r}" if claim[0] == "lookup" else f"the key {claim[1]!r}"
-        if claim in in_flight:
-            for match in sharing:
-                refused.setdefault(
-                    match.key,
-                    f"another record of {binding.source.label} is being written to the {target} "
-                    f"record with {where} in this run; syncer links one record to one record, so "
-                    "this one waits and is tried again on the next runs",
-                )
-            continue
         if len({match.key for match in sharing}) < 2:
             continue
+        where = f"{claim[1]} {claim[2]!r}" if claim[0] == "lookup" else f"the key {claim[1]!r}"
         names = ", ".join(match.record.described for match in sharing)
         for match in sharing:
             refused.setdefault(
@@ -103,26 +90,6 @@ def one_target_each(
         failure = Failure(decision.match.key, reason, "identity", decision.match.record.native)
         kept.append(Parked(decision.match, failure))
     return kept
-
-
-def claims(scope: RunScope, decisions: Sequence[Decision]) -> frozenset[Claim]:
-    """The target records that the batch's records not linked yet will be linked to."""
-    return frozenset(claim for decision in decisions for claim in _claims_of(scope, decision))
-
-
-def _claims_of(scope: RunScope, decision: Decision) -> list[Claim]:
-    if isinstance(decision, Parked) or decision.match.target_row is not None:
-        return []  # parked already, or linked: the record it goes to is its own
-    match = decision.match
-    if isinstance(decision, Settled) and match.found is None:
-        return []  # nothing to write or link (a deletion of what never arrived)
-    found: list[Claim] = []
-    native = _target_key(scope, decision)
-    if native is not None:
-        found.append(("key", native))
-    if match.lookup is not None:
-        found.append(("lookup", *match.lookup))
-    return found
 
 
 def _target_key(scope: RunScope, decision: Write | Settled) -> str | None:

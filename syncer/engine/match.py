@@ -9,8 +9,10 @@ create it again: the retry finds it by the key the target stores."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from syncer.engine import idmap
-from syncer.engine.batch import Mapped, Matched, Parked, Unchanged
+from syncer.engine.batch import Mapped, Matched, Parked
 from syncer.engine.deadletters import Failure
 from syncer.engine.scope import RunScope
 from syncer.engine.snapshots import changed_fields
@@ -18,6 +20,15 @@ from syncer.logs import get_logger
 from syncer.mapping.paths import dig
 
 log = get_logger(__name__)
+
+
+@dataclass(slots=True)
+class Unchanged:
+    """The records of a batch with nothing to do, and the id-map rows of those that were the
+    other half of the pair's writes, read back."""
+
+    records: list[Mapped] = field(default_factory=list)
+    read_back: list[int] = field(default_factory=list)
 
 
 def split_unchanged(scope: RunScope, items: list[Mapped]) -> tuple[list[Mapped], Unchanged]:

@@ -18,30 +18,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Literal
 
+from sqlalchemy.orm import Session
+
 from syncer.config.models import FlowConfig
-from syncer.connector import Flushable, ObservesRuns
-from syncer.engine import identity, leases
-from syncer.engine.batch import Plan
+from syncer.connector import Flushable, ObservesRuns, PartialWrite, Record
+from syncer.engine import commit, decide, identity, leases, match, prepare, write
+from syncer.engine.batch import Decision, Write, Written
 from syncer.engine.binding import FlowBinding, Side
 from syncer.engine.context import EngineContext
 from syncer.engine.cursor import Scan
-from syncer.engine.identity import Claim
+from syncer.engine.deadletters import Failure
 from syncer.engine.lifecycle import RunLifecycle
 from syncer.engine.mirror import mirror
-from syncer.engine.overlap import Planned, overlapped
 from syncer.engine.retries import retry_dead_letters
-from syncer.engine.scan import Reader, SourceBatch
+from syncer.engine.scan import Reader
 from syncer.engine.scope import RunScope
 from syncer.engine.settle import settle
-from syncer.engine.stages import BatchStages
 from syncer.engine.tally import Counts, RunResult, Tally
 from syncer.errors import OutOfMemory, SuspectListing, SyncerError
 from syncer.logs import get_logger, log_context
-from syncer.observe import Observers, RunDescription, RunObserver
+from syncer.observe import FailedRecord, Observers, RunDescription, RunObserver
 from syncer.remote.budget import run_scope
 from syncer.remote.errors import RemoteError, RunStopping
 from syncer.state.base import utcnow
@@ -85,7 +85,6 @@ class FlowRun:
         self.scope = RunScope(self.binding, self.lifecycle, self.tally)
         self.reader = Reader(self.scope, full=full)
         self.observers = Observers([*observers, *connector_observers(self.binding, self.run_id)])
-        self.stages = BatchStages(self.scope, self.observers)
 
     @property
     def counts(self) -> Counts:
@@ -177,22 +176,20 @@ class FlowRun:
 
     async def _work(self) -> None:
         if self.job == "retry":
-            self.retried += await retry_dead_letters(
-                self.scope, self.stages.process, everything=True
-            )
+            self.retried += await retry_dead_letters(self.scope, self._process, everything=True)
             return
         if self.job == "sync":
             complete = await self._scan()
             if not self.stop.is_set():
                 self.retried += await retry_dead_letters(
-                    self.scope, self.stages.process, everything=False
+                    self.scope, self._process, everything=False
                 )
                 if complete and self.flow.mode == "mirror":
                     await mirror(
                         self.scope, self.reader.listing, allow_mass_delete=self.allow_mass_delete
                     )
         if not self.stop.is_set():
-            await settle(self.scope, self.stages.process, self.stop)
+            await settle(self.scope, self._process, self.stop)
 
     def _died(self, error: Exception) -> SyncerError | None:
         """Close a run an unexpected error ended as ``failed``, with the error. The state store
@@ -248,28 +245,81 @@ class FlowRun:
             log.info("the interrupted scan is complete; reading what changed since it began")
 
     async def _read(self, scan: Scan) -> tuple[bool, bool]:
-        """Read one scan's pages; (read to the end, cursor moved on). Each batch is decided
-        while the one before is written (:mod:`syncer.engine.overlap`)."""
-        source, stages = self.binding.source.mapping, self.stages
-
-        def keys(batch: SourceBatch) -> set[str]:
-            return {key for r in batch.records if (key := source.native_id_or_none(r))}
-
-        async def plan(batch: SourceBatch, in_flight: frozenset[Claim]) -> Planned[Plan]:
-            decided = await stages.plan(batch.records, batch.failures, batch.on_commit, in_flight)
-            return Planned(decided, identity.claims(self.scope, decided.decisions))
-
-        def stops_after(batch: SourceBatch) -> bool:
-            return batch.ends_page and self.stop.is_set()
-
+        """Read one scan's pages; (read to the end, cursor moved on)."""
         async with contextlib.aclosing(self.reader.batches(scan)) as batches:
-            finished = await overlapped(
-                batches, keys=keys, plan=plan, apply=stages.apply, stops_after=stops_after
-            )
-        if not finished:
-            log.info("stopped after the page in hand, as asked")
-            return False, False
+            async for batch in batches:
+                await self.process(batch.records, batch.failures, batch.on_commit)
+                if batch.ends_page and self.stop.is_set():
+                    log.info("stopping after this page, as asked")
+                    return False, False
         return True, self.reader.complete(scan)
+
+    # -- a batch through the stages ----------------------------------------------------------
+
+    async def _process(self, records: Sequence[Record], failures: Sequence[Failure]) -> None:
+        await self.process(records, failures)
+
+    async def process(
+        self,
+        records: Sequence[Record],
+        extra_failures: Sequence[Failure] = (),
+        on_commit: Callable[[Session], None] | None = None,
+    ) -> None:
+        """Sync a batch of native source records (pages of a scan, dead letters being retried,
+        records read back)."""
+        scope = self.scope
+        taken, failures = prepare.filtered(scope, records)
+        mapped, unmappable = prepare.map_records(scope, prepare.once_each(scope, taken))
+        changed, unchanged = match.split_unchanged(scope, mapped)
+        match.reserve(scope, changed)
+        matched, ambiguous = await match.counterparts(scope, changed)
+        decided = [*ambiguous, *await decide.decide(scope, matched)]
+        decisions = identity.one_target_each(scope, decided)
+        if any(isinstance(decision, Write) for decision in decisions):
+            self.lifecycle.check()  # a process that lost the flow writes nothing more
+        try:
+            outcomes = await write.write(self.binding, decisions)
+        except PartialWrite as partial:
+            await self._keep_what_was_written(decisions, partial)
+            raise partial.cause from None
+        written = [outcome for outcome in outcomes if isinstance(outcome, Written)]
+        fatal = await write.write_back(scope, written)
+        committed = commit.commit(
+            scope,
+            outcomes,
+            unchanged=unchanged.records,
+            failures=[*failures, *unmappable, *extra_failures],
+            read_back=unchanged.read_back,
+            on_commit=on_commit,
+        )
+        for failure in committed.parked:
+            await self.observers.record_failed(
+                FailedRecord(failure.record_key, failure.reason, failure.field)
+            )
+        await self.observers.page_committed(self.counts.as_body(), committed.records)
+        if fatal is not None:
+            raise fatal  # after the commit: what the target accepted is recorded first
+
+    async def _keep_what_was_written(
+        self, decisions: list[Decision], partial: PartialWrite
+    ) -> None:
+        """A write that ended part way: record the records the target answered for (their
+        links, snapshots, write-backs, dead letters), so neither half of a pair takes them for
+        new ones. The others stay as they were, and so does the scan's position: the next run
+        reads this batch again."""
+        outcomes = write.answered(decisions, partial.results)
+        answered = [o for o in outcomes if isinstance(o, Written) and o.result is not None]
+        log.warning(
+            "the batch's writes stopped part way; recording the ones the target answered",
+            answered=len(answered),
+            unwritten=sum(1 for o in outcomes if isinstance(o, Written)) - len(answered),
+            error=str(partial.cause),
+        )
+        if not answered:
+            return
+        await write.write_back(self.scope, answered)  # a failure here is the run's already
+        committed = commit.commit(self.scope, answered)
+        await self.observers.page_committed(self.counts.as_body(), committed.records)
 
 
 def connector_observers(binding: FlowBinding, run_id: str) -> list[RunObserver]:

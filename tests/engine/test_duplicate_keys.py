@@ -162,38 +162,11 @@ def test_two_source_records_that_would_be_one_csv_row_are_both_dead_letters(worl
     assert [run.status for run in runs(world, "clients-to-csv")] == ["partial", "partial"]
 
 
-def test_two_records_for_one_csv_row_in_batches_in_flight_together_do_not_overwrite(world, runner):
-    """One batch is decided while the one before is written: the record the batch in flight
-    links to a CSV row is not in the id map yet, and the later record claiming the same row
-    is parked as it is once that link is committed, not written over it."""
-    world.repzo.insert("client", [{"name": "Shop A", "client_code": "C-1"}])
-    world.tick()
-    world.repzo.insert(
-        "client",
-        [{"name": "Shop B", "client_code": "C-1"}, {"name": "Shop C", "client_code": "C-2"}],
-    )
-    world.tick()
-    one_a_batch = EXPORT_FLOW.rstrip() + "\n  batch_size: 1\n"
-    world.config(one_a_batch, page_size=1)
-    path = str(world.folder / "syncer.yaml")
-
-    result = runner.invoke(app, ["sync", "clients-to-csv", "-c", path])
-
-    assert result.exit_code == 1, result.output
-    exported = (world.folder / "drop" / "customers.csv").read_text(encoding="utf-8-sig")
-    assert "C-1,Shop A" in exported and "Shop B" not in exported
-    assert "C-2,Shop C" in exported
-    [letter] = letters(runner, path)
-    assert letter["kind"] == "identity" and "C-1" in letter["reason"]
-
-
 def test_the_last_guard_parks_what_a_target_stored_over_a_linked_record(world, runner, monkeypatch):
     # A target may answer a write with a record that is already linked (one that keys records
     # by a value it was sent) where nothing could tell before writing: the id map keeps one
     # link per record, and the other record is parked rather than crashing the run.
-    monkeypatch.setattr(
-        identity, "one_target_each", lambda scope, decisions, in_flight=frozenset(): decisions
-    )
+    monkeypatch.setattr(identity, "one_target_each", lambda scope, decisions: decisions)
     world.repzo.insert(
         "client",
         [{"name": "Shop A", "client_code": "C-1"}, {"name": "Shop B", "client_code": "C-1"}],

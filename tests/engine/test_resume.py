@@ -11,8 +11,7 @@ from sqlalchemy import select
 
 from syncer.engine import commit as commit_stage
 from syncer.engine import idmap
-from syncer.engine.runner import FlowRun
-from syncer.engine.stages import BatchStages
+from syncer.engine import runner as flow_runner
 from syncer.state.models import Cursor, IdMapEntry
 from tests.engine.conftest import T0_MS, killed_at, store_for
 
@@ -32,24 +31,17 @@ def exported(world) -> dict[str, dict[str, str]]:
 def test_a_resumed_scan_goes_on_to_what_changed_since_it_began(world, monkeypatch):
     ids = world.repzo.seed("client", 100, updated_at=T0_MS - 60_000)
     config = world.config(FLOW, page_size=25)
-    real_apply = BatchStages.apply
-    runs: list[FlowRun] = []
-    real_init = FlowRun.__init__
+    real_process = flow_runner.FlowRun.process
 
-    def remembered(self, *args, **kwargs):
-        real_init(self, *args, **kwargs)
-        runs.append(self)
-
-    async def stop_after_one(self, plan):
-        await real_apply(self, plan)
-        runs[-1].stop.set()  # SIGTERM arrives: the page in hand is finished, then the run stops
+    async def stop_after_one(self, records, extra_failures=(), on_commit=None):
+        outcome = await real_process(self, records, extra_failures, on_commit)
+        self.stop.set()  # SIGTERM arrives: the page in hand is finished, then the run stops
+        return outcome
 
     with monkeypatch.context() as patch:
-        patch.setattr(FlowRun, "__init__", remembered)
-        patch.setattr(BatchStages, "apply", stop_after_one)
+        patch.setattr(flow_runner.FlowRun, "process", stop_after_one)
         [stopped] = world.sync(config, "clients-to-csv")
-    # The next page may have been read and decided meanwhile; it is not written.
-    assert stopped.status == "stopped" and stopped.counts.created == 25
+    assert stopped.status == "stopped" and stopped.counts.read == 25
     store = store_for(world.store_url)
     with store.session() as session:
         assert session.get(Cursor, "clients-to-csv").scan is not None  # where it stopped

@@ -162,6 +162,30 @@ def test_two_source_records_that_would_be_one_csv_row_are_both_dead_letters(worl
     assert [run.status for run in runs(world, "clients-to-csv")] == ["partial", "partial"]
 
 
+def test_two_records_for_one_csv_row_in_different_batches_do_not_overwrite(world, runner):
+    """The later record finds the row already linked to the earlier one (committed by the
+    batch before) and is parked, not written over it."""
+    world.repzo.insert("client", [{"name": "Shop A", "client_code": "C-1"}])
+    world.tick()
+    world.repzo.insert(
+        "client",
+        [{"name": "Shop B", "client_code": "C-1"}, {"name": "Shop C", "client_code": "C-2"}],
+    )
+    world.tick()
+    one_a_batch = EXPORT_FLOW.rstrip() + "\n  batch_size: 1\n"
+    world.config(one_a_batch, page_size=1)
+    path = str(world.folder / "syncer.yaml")
+
+    result = runner.invoke(app, ["sync", "clients-to-csv", "-c", path])
+
+    assert result.exit_code == 1, result.output
+    exported = (world.folder / "drop" / "customers.csv").read_text(encoding="utf-8-sig")
+    assert "C-1,Shop A" in exported and "Shop B" not in exported
+    assert "C-2,Shop C" in exported
+    [letter] = letters(runner, path)
+    assert letter["kind"] == "identity" and "already the counterpart" in letter["reason"]
+
+
 def test_the_last_guard_parks_what_a_target_stored_over_a_linked_record(world, runner, monkeypatch):
     # A target may answer a write with a record that is already linked (one that keys records
     # by a value it was sent) where nothing could tell before writing: the id map keeps one

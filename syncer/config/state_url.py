@@ -14,6 +14,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, quote_plus, unquote
 
+from syncer.logs import redact_url
+
 _URL = re.compile(
     r"""
         (?P<name>[\w\+]+)://
@@ -141,8 +143,6 @@ def display(text: str) -> str:
     """The URL as it may be shown to people and written to logs: the password hidden, and so
     are ``?password=`` and ``?sslpassword=`` (libpq takes both from the query) and any
     configured secret wherever it is (a password from ``${VAR}`` in the user part)."""
-    from syncer.logs import redact_url
-
     try:
         return redact_url(parse(text).render(hide_password=True))
     except ValueError:

@@ -45,7 +45,7 @@ def _decide_one(scope: RunScope, item: Matched, current: dict[str, dict[str, Any
         # retry) is linked, never sent again.
         return Settled(item, "skipped" if item.target_row is not None else "linked")
     elif unseen(scope, item, current):
-        return Parked(item, _unseen(scope, item))
+        return Parked(item, _unseen_failure(scope, item))
     else:
         fields, undecided = fields_to_write(scope, item, current.get(existing))
         kind = "update"
@@ -92,7 +92,7 @@ def unseen(scope: RunScope, item: Matched, current: dict[str, dict[str, Any]]) -
     )
 
 
-def _unseen(scope: RunScope, item: Matched) -> Failure:
+def _unseen_failure(scope: RunScope, item: Matched) -> Failure:
     target = scope.binding.flow.target
     reason = (
         f"{target.connector}.{target.stream} did not return its record {item.existing} when "

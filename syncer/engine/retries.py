@@ -53,7 +53,7 @@ async def retry_dead_letters(scope: RunScope, process: Process, *, everything: b
 
 
 CHUNK = 200
-"""Ids per lookup."""
+"""Ids per lookup of records by id in their source (here and in ``settle``)."""
 
 
 async def current_versions(scope: RunScope, payloads: Sequence[Record]) -> list[Record]:

@@ -12,14 +12,11 @@ from __future__ import annotations
 import asyncio
 
 from syncer.engine import idmap
-from syncer.engine.retries import Process
+from syncer.engine.retries import CHUNK, Process
 from syncer.engine.scope import RunScope
 from syncer.logs import get_logger
 
 log = get_logger(__name__)
-
-CHUNK = 200
-"""Keys per lookup."""
 
 
 async def settle(scope: RunScope, process: Process, stop: asyncio.Event) -> None:

@@ -27,10 +27,9 @@ def display_url(url: str | URL) -> str:
 
 
 def sqlite_path(url: URL) -> Path | None:
-    """The file behind an SQLite URL, or None for an in-memory database."""
-    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
-        return None
-    return Path(url.database)
+    """The file behind an SQLite URL, or None for an in-memory database
+    (``state_url.StateUrl.sqlite_file``, the one rule for both)."""
+    return state_url.parse(url.render_as_string(False)).sqlite_file
 
 
 def create_database(url: str | URL, **kwargs: Any) -> Engine:

@@ -94,8 +94,11 @@ def test_a_run_has_one_retry_budget_for_all_its_calls_to_a_system(world):
 
     run, waited = world.with_engine(config, use)
     assert run.status == "failed" and run.error_exit == 3
-    # Repzo's calls are one at a time here, so their waits add up to what the run waited.
-    assert 3.9 <= waited <= 4.01
+    # Repzo's calls are one at a time here, so their waits add up to what the run waited: never
+    # more than the budget (the write-back does not get a budget of its own). The failed
+    # attempts' own time is charged too, so on a loaded machine the sleeps alone come to a
+    # little less; the message below says the budget itself was spent.
+    assert 3.0 <= waited <= 4.01
     assert run.error is not None
     url = f"{world.repzo.url}/update-integration-meta"
     assert "repzo is temporarily unavailable (503)" in run.error and url in run.error
